@@ -1,0 +1,103 @@
+// The state file every handle of a queue maps MAP_SHARED: a header of locks,
+// cursors and counters, then the receivers' staging buffer.
+#pragma once
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "errc.hpp"
+
+namespace fq {
+
+constexpr uint64_t kStateMagic = 0x3174617473716631ull;  // "1fqstat1" when read little-endian
+constexpr uint32_t kStateVersion = 1;
+constexpr size_t kStagingOffset = 8192;  // header page(s), then staging
+
+// Room and sizes of one queue, fixed when its state file is created.
+struct Limits {
+  uint64_t max_msg = 64ull << 20;
+  uint64_t room_bytes = 256ull << 20;
+  uint64_t room_msgs = 65536;
+  uint64_t pipe_size = 0;  // 0: /proc/sys/fs/pipe-max-size
+};
+
+// Messages and bytes queued by fq senders, packed in one word so a
+// reservation is one compare-and-swap.
+struct Room {
+  static constexpr int kBytesBits = 40;  // up to 1 TiB
+  static constexpr uint64_t kBytesMask = (1ull << kBytesBits) - 1;
+  static constexpr uint64_t kMaxMsgs = (1ull << (64 - kBytesBits)) - 1;
+  static uint64_t msgs(uint64_t w) { return w >> kBytesBits; }
+  static uint64_t bytes(uint64_t w) { return w & kBytesMask; }
+  static uint64_t pack(uint64_t msgs, uint64_t bytes) { return msgs << kBytesBits | bytes; }
+};
+
+struct StateHeader {
+  uint64_t magic;  // kStateMagic, written last by the initialiser
+  uint32_t version;
+  uint32_t header_size;
+  uint64_t token;  // random; names this queue's payload files
+  Limits limits;
+  uint64_t staging_cap;
+  std::atomic<uint32_t> removed;  // set by fq_unlink
+
+  // Receivers: staging and its recovery marks, guarded by rx_mutex.
+  pthread_mutex_t rx_mutex;  // robust, process-shared
+  std::atomic<uint64_t> cursor;        // head | tail << 32: one store moves both
+  std::atomic<uint64_t> pending_read;  // tail + 1 while a read() is in flight
+  std::atomic<uint32_t> moving;        // set while staging is being compacted
+  uint32_t resync;                     // see frame.hpp: next_token
+  std::atomic<uint32_t> rx_waiters;    // receivers asleep in ppoll
+
+  // Senders' room.
+  std::atomic<uint64_t> queued;  // Room-packed
+  std::atomic<uint32_t> room_seq;  // futex: bumped when room is freed
+  std::atomic<uint32_t> room_waiters;
+
+  // Counters, for fq_stats.
+  std::atomic<uint64_t> sent;
+  std::atomic<uint64_t> received;
+  std::atomic<uint64_t> garbage_bytes;
+  std::atomic<uint64_t> dropped;
+  std::atomic<uint64_t> lost_reads;
+
+  uint8_t reserved[2048];  // kept zero: leases and retries of the dead-letter layer
+};
+
+static_assert(sizeof(StateHeader) <= kStagingOffset, "header must fit before staging");
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared atomics must be lock-free");
+
+inline uint32_t cursor_head(uint64_t c) { return uint32_t(c); }
+inline uint32_t cursor_tail(uint64_t c) { return uint32_t(c >> 32); }
+inline uint64_t make_cursor(uint64_t head, uint64_t tail) { return head | tail << 32; }
+
+// A mapping of a state file.
+class StateMap {
+ public:
+  StateMap() = default;
+  StateMap(const StateMap &) = delete;
+  StateMap &operator=(const StateMap &) = delete;
+  ~StateMap();
+
+  // Sizes and initialises an empty or unfinished state file; the caller holds
+  // the file's exclusive lock.
+  Errc create(int fd, const Limits &want) noexcept;
+  // Maps an initialised state file; INVAL if it is not one (or not finished).
+  Errc attach(int fd) noexcept;
+
+  StateHeader *hdr() const noexcept { return hdr_; }
+  uint8_t *staging() const noexcept { return reinterpret_cast<uint8_t *>(hdr_) + kStagingOffset; }
+
+  // Makes the receive mutex usable again: only when no other process holds
+  // the state (first holder) or after its owner died.
+  static Errc init_mutex(pthread_mutex_t *m) noexcept;
+
+ private:
+  Errc map(int fd, size_t size) noexcept;
+  StateHeader *hdr_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace fq

@@ -1,0 +1,130 @@
+#include "shm_payload.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "fifo_io.hpp"
+
+namespace fq {
+namespace {
+
+constexpr const char *kDir = "/dev/shm/";
+
+// writev until all `total` bytes are written, stepping through the iovecs.
+bool write_all(int fd, const iovec *iov, size_t iovcnt, uint64_t total) {
+  std::vector<iovec> v(iov, iov + iovcnt);
+  size_t i = 0;
+  while (total > 0) {
+    while (i < v.size() && v[i].iov_len == 0) ++i;
+    const int cnt = int(std::min<size_t>(v.size() - i, IOV_MAX));
+    const ssize_t n = ::writev(fd, v.data() + i, cnt);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    total -= uint64_t(n);
+    for (size_t left = size_t(n); left > 0; ++i) {
+      const size_t step = std::min(left, v[i].iov_len);
+      v[i].iov_base = static_cast<char *>(v[i].iov_base) + step;
+      v[i].iov_len -= step;
+      left -= step;
+      if (v[i].iov_len > 0) break;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+ShmPayloads::ShmPayloads(uint64_t token, mode_t mode) : mode_(mode) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "fq-%016" PRIx64 "-", token);
+  prefix_ = buf;
+}
+
+std::string ShmPayloads::name(uint32_t pid, uint64_t seq) const {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%" PRIu32 "-%016" PRIx64, pid, seq);
+  return kDir + prefix_ + buf;
+}
+
+Errc ShmPayloads::write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t iovcnt,
+                        uint64_t total) const noexcept {
+  try {
+    Fd fd;
+    std::string path;
+    for (int tries = 0; !fd; ++tries, ++seq) {
+      path = name(pid, seq);
+      fd.reset(::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode_));
+      if (!fd && (errno != EEXIST || tries > 64)) return errc_from_errno(errno);
+    }
+    --seq;  // the loop stepped past the name it took
+    if (!write_all(fd.get(), iov, iovcnt, total)) {
+      const int e = errno;
+      ::unlink(path.c_str());
+      return errc_from_errno(e);
+    }
+    return Errc::ok;
+  } catch (const std::bad_alloc &) {
+    return Errc::NOMEM;
+  }
+}
+
+Errc ShmPayloads::take(const ShmRef &ref, void *buf) const noexcept {
+  try {
+    const std::string path = name(ref.pid, ref.seq);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return errc_from_errno(errno);
+    ::unlink(path.c_str());
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != ref.len) {
+      return Errc::NOENT;
+    }
+    auto *p = static_cast<char *>(buf);
+    for (uint64_t off = 0; off < ref.len;) {
+      const ssize_t n = ::pread(fd.get(), p + off, ref.len - off, off_t(off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Errc::NOENT;
+      off += uint64_t(n);
+    }
+    return Errc::ok;
+  } catch (const std::bad_alloc &) {
+    return Errc::NOMEM;
+  }
+}
+
+void ShmPayloads::remove(uint32_t pid, uint64_t seq) const noexcept {
+  try {
+    ::unlink(name(pid, seq).c_str());
+  } catch (const std::bad_alloc &) {
+    // The name could not be built; the file is left for the next sweep.
+  }
+}
+
+size_t ShmPayloads::sweep(const std::set<std::pair<uint32_t, uint64_t>> &keep) const noexcept {
+  DIR *dir = ::opendir(kDir);
+  if (!dir) return 0;
+  size_t removed = 0;
+  while (dirent *e = ::readdir(dir)) {
+    if (std::strncmp(e->d_name, prefix_.c_str(), prefix_.size()) != 0) continue;
+    uint32_t pid;
+    uint64_t seq;
+    if (std::sscanf(e->d_name + prefix_.size(), "%" SCNu32 "-%" SCNx64, &pid, &seq) != 2) continue;
+    if (keep.count({pid, seq})) continue;
+    if (::unlinkat(::dirfd(dir), e->d_name, 0) == 0) ++removed;
+  }
+  ::closedir(dir);
+  return removed;
+}
+
+}  // namespace fq

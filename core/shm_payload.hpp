@@ -1,0 +1,45 @@
+// Payloads too large for one frame: one file each under /dev/shm, written
+// completely before the frame that names it enters the pipe.
+#pragma once
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "errc.hpp"
+#include "frame.hpp"
+
+namespace fq {
+
+class ShmPayloads {
+ public:
+  ShmPayloads() = default;
+  ShmPayloads(uint64_t token, mode_t mode);
+
+  std::string name(uint32_t pid, uint64_t seq) const;
+
+  // Creates a fresh payload file for (pid, *seq), advancing *seq past names
+  // already taken, and writes `total` bytes of `iov` into it.
+  Errc write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t iovcnt,
+             uint64_t total) const noexcept;
+
+  // Reads the payload `ref` into buf (which holds ref.len bytes) and removes
+  // it. Removal comes first, so a reader killed mid-copy leaves no file.
+  // NOENT if the payload is gone or does not have the promised size.
+  Errc take(const ShmRef &ref, void *buf) const noexcept;
+
+  void remove(uint32_t pid, uint64_t seq) const noexcept;
+
+  // Removes every payload of this queue not in `keep` (pairs of pid, seq);
+  // returns how many were removed.
+  size_t sweep(const std::set<std::pair<uint32_t, uint64_t>> &keep) const noexcept;
+
+ private:
+  std::string prefix_;  // "fq-<token>-"
+  mode_t mode_ = 0600;
+};
+
+}  // namespace fq
