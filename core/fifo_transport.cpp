@@ -134,8 +134,9 @@ void FifoTransport::set_pipe_size() noexcept {
   if (want > fits) want = fits;
   if (want > uint64_t(INT_MAX)) want = INT_MAX;
   const int cur = ::fcntl(fifo_.get(), F_GETPIPE_SZ);
-  // Best effort: an unprivileged user past pipe-user-pages-soft gets EPERM.
-  if (cur >= 0 && uint64_t(cur) < want) ::fcntl(fifo_.get(), F_SETPIPE_SZ, int(want));
+  // Best effort: an unprivileged user past pipe-user-pages-soft gets EPERM,
+  // and a pipe holding more than `want` cannot shrink (EBUSY).
+  if (cur >= 0 && uint64_t(cur) != want) ::fcntl(fifo_.get(), F_SETPIPE_SZ, int(want));
 }
 
 // First holder only: nobody else uses the state, so it is safe to reset the

@@ -1,0 +1,270 @@
+// Guarantees 1 (whole messages), 4 (buffer too small), 10 (thread-safe
+// handles) and 11 (a send never waits for a receiver; room and backpressure).
+#include <thread>
+
+#include "test_support.hpp"
+
+using namespace fqtest;
+
+namespace {
+
+constexpr int kRW = FQ_READ | FQ_WRITE | FQ_CREATE;
+
+TEST(Messages, EverySizeArrivesWholeAcrossProcesses) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_queue *q = open_or_die(path, kRW);
+  ASSERT_NE(q, nullptr);
+  // Around the inline/shared-memory boundary and far past PIPE_BUF.
+  const std::vector<size_t> sizes = {16,     17,      100,       4079,     4080,    4081,
+                                     4096,   65536,   1u << 20,  16u << 20, 16,     100000};
+  const pid_t sender = spawn([&] {
+    fq_queue *w = nullptr;
+    if (fq_open(path.c_str(), FQ_WRITE, &w) != 0) return 1;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const auto m = make_msg(1, uint32_t(i), sizes[i]);
+      if (fq_send(w, m.data(), m.size()) != 0) return 2;
+    }
+    return fq_close(w);
+  });
+  std::vector<uint8_t> buf(16u << 20);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    size_t len = 0;
+    ASSERT_EQ(fq_recv_timeout(q, buf.data(), buf.size(), &len, 30000), 0) << "message " << i;
+    uint32_t s, seq;
+    ASSERT_TRUE(check_msg(buf.data(), len, s, seq)) << "message " << i << " corrupt";
+    EXPECT_EQ(len, sizes[i]);
+    EXPECT_EQ(seq, i);
+  }
+  EXPECT_EQ(wait_exit(sender), 0);
+  fq_close(q);
+}
+
+TEST(Messages, EmptyMessageIsAMessage) {
+  TempDir dir;
+  fq_queue *q = open_or_die(dir.file("q"), kRW);
+  ASSERT_EQ(fq_send(q, nullptr, 0), 0);
+  ASSERT_EQ(fq_send(q, "x", 1), 0);
+  char buf[4];
+  size_t len = 99;
+  ASSERT_EQ(fq_recv_timeout(q, buf, sizeof buf, &len, 1000), 0);
+  EXPECT_EQ(len, 0u);
+  ASSERT_EQ(fq_recv_timeout(q, buf, sizeof buf, &len, 1000), 0);
+  EXPECT_EQ(len, 1u);
+  fq_close(q);
+}
+
+TEST(Messages, ConfigurableToOneGiB) {
+  TempDir dir;
+  fq_opts o = FQ_OPTS_INIT;
+  o.max_msg = (1ull << 30) + 1;
+  fq_queue *q = open_or_die(dir.file("q"), kRW, &o);
+  ASSERT_NE(q, nullptr);
+  std::vector<uint8_t> big(size_t(o.max_msg));
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = uint8_t(i >> 12);
+  big.back() = 0xAB;
+  ASSERT_EQ(fq_send(q, big.data(), big.size()), 0);
+  const auto expect = big;
+  std::fill(big.begin(), big.end(), 0);
+  size_t len = 0;
+  ASSERT_EQ(fq_recv_timeout(q, big.data(), big.size(), &len, 60000), 0);
+  EXPECT_EQ(len, expect.size());
+  EXPECT_TRUE(big == expect);
+  const std::vector<uint8_t> over(size_t(o.max_msg) + 1);
+  EXPECT_EQ(fq_send(q, over.data(), over.size()), FQ_EMSGSIZE);
+  fq_close(q);
+}
+
+TEST(Messages, OverTheLimitFailsAtOnce) {
+  TempDir dir;
+  fq_opts o = FQ_OPTS_INIT;
+  o.max_msg = 10000;
+  fq_queue *q = open_or_die(dir.file("q"), kRW, &o);
+  const std::vector<uint8_t> m(10001);
+  EXPECT_EQ(fq_send(q, m.data(), m.size()), FQ_EMSGSIZE);
+  EXPECT_EQ(fq_send(q, m.data(), 10000), 0);
+  fq_close(q);
+}
+
+TEST(Messages, GatherSendIsOneMessage) {
+  TempDir dir;
+  fq_queue *q = open_or_die(dir.file("q"), kRW);
+  for (size_t payload : {size_t(10), size_t(200000)}) {
+    const std::string head = "header:";
+    const std::vector<uint8_t> body(payload, 0x5A);
+    const iovec iov[3] = {{const_cast<char *>(head.data()), head.size()},
+                          {nullptr, 0},
+                          {const_cast<uint8_t *>(body.data()), body.size()}};
+    ASSERT_EQ(fq_sendv(q, iov, 3, -1), 0);
+    std::vector<uint8_t> buf(head.size() + payload);
+    size_t len = 0;
+    ASSERT_EQ(fq_recv_timeout(q, buf.data(), buf.size(), &len, 1000), 0);
+    ASSERT_EQ(len, buf.size());
+    EXPECT_EQ(std::memcmp(buf.data(), head.data(), head.size()), 0);
+    EXPECT_EQ(buf[head.size()], 0x5A);
+    EXPECT_EQ(buf.back(), 0x5A);
+  }
+  fq_close(q);
+}
+
+TEST(Messages, BufferTooSmallKeepsTheMessage) {
+  TempDir dir;
+  fq_queue *q = open_or_die(dir.file("q"), kRW);
+  for (size_t size : {size_t(100), size_t(300000)}) {
+    const auto m = make_msg(3, 7, size);
+    ASSERT_EQ(fq_send(q, m.data(), m.size()), 0);
+    std::vector<uint8_t> buf(size);
+    size_t len = 0;
+    ASSERT_EQ(fq_recv_timeout(q, buf.data(), size - 1, &len, 1000), FQ_ETOOSMALL);
+    EXPECT_EQ(len, size);
+    size_t next = 0;
+    ASSERT_EQ(fq_next_size(q, &next, 0), 0);
+    EXPECT_EQ(next, size);
+    ASSERT_EQ(fq_recv_timeout(q, buf.data(), buf.size(), &len, 1000), 0);
+    uint32_t s, seq;
+    EXPECT_TRUE(check_msg(buf.data(), len, s, seq));
+    EXPECT_EQ(seq, 7u);
+  }
+  fq_close(q);
+}
+
+TEST(Messages, NextSizeWaitsAndTimesOut) {
+  TempDir dir;
+  fq_queue *q = open_or_die(dir.file("q"), kRW);
+  size_t len = 0;
+  EXPECT_EQ(fq_next_size(q, &len, 0), FQ_EAGAIN);
+  EXPECT_EQ(fq_next_size(q, &len, 50), FQ_ETIMEDOUT);
+  fq_close(q);
+}
+
+// Guarantee 10: one handle, many threads, every message exactly once.
+TEST(Messages, OneHandleManyThreads) {
+  TempDir dir;
+  fq_queue *q = open_or_die(dir.file("q"), kRW);
+  constexpr int kThreads = 4, kPer = 2000;
+  std::vector<std::vector<int>> seen(kThreads, std::vector<int>(kPer, 0));
+  std::vector<std::thread> ts;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        const auto m = make_msg(uint32_t(t), uint32_t(i), (i % 50 == 0) ? 20000 : 64);
+        if (fq_send(q, m.data(), m.size()) != 0) ++bad;
+      }
+    });
+  }
+  std::mutex mu;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&] {
+      std::vector<uint8_t> buf(20000);
+      for (int i = 0; i < kPer; ++i) {
+        size_t len = 0;
+        if (fq_recv_timeout(q, buf.data(), buf.size(), &len, 30000) != 0) {
+          ++bad;
+          return;
+        }
+        uint32_t s, seq;
+        if (!check_msg(buf.data(), len, s, seq) || s >= kThreads || seq >= kPer) {
+          ++bad;
+          continue;
+        }
+        std::lock_guard<std::mutex> g(mu);
+        ++seen[s][seq];
+      }
+    });
+  }
+  for (auto &t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  for (int s = 0; s < kThreads; ++s) {
+    for (int i = 0; i < kPer; ++i) ASSERT_EQ(seen[s][i], 1) << "sender " << s << " seq " << i;
+  }
+  fq_close(q);
+}
+
+// Guarantee 11: a 6 MB message is accepted with no receiver anywhere, and the
+// sender can take it back itself.
+TEST(Room, SendNeverWaitsForAReceiver) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_queue *w = open_or_die(path, FQ_WRITE | FQ_CREATE);
+  const auto m = make_msg(1, 1, 6u << 20);
+  ASSERT_EQ(fq_send_timeout(w, m.data(), m.size(), 0), 0);
+  ASSERT_EQ(fq_send_timeout(w, m.data(), 100, 0), 0);
+  fq_queue *r = open_or_die(path, FQ_READ);
+  std::vector<uint8_t> buf(m.size());
+  size_t len = 0;
+  ASSERT_EQ(fq_recv_timeout(r, buf.data(), buf.size(), &len, 1000), 0);
+  EXPECT_TRUE(buf == m);
+  fq_close(r);
+  fq_close(w);
+}
+
+TEST(Room, FullQueueAppliesBackpressure) {
+  TempDir dir;
+  fq_opts o = FQ_OPTS_INIT;
+  o.room_msgs = 2;
+  fq_queue *q = open_or_die(dir.file("q"), kRW, &o);
+  ASSERT_EQ(fq_send(q, "a", 1), 0);
+  ASSERT_EQ(fq_send(q, "b", 1), 0);
+  EXPECT_EQ(fq_send_timeout(q, "c", 1, 0), FQ_EAGAIN);
+  EXPECT_EQ(fq_send_timeout(q, "c", 1, 50), FQ_ETIMEDOUT);
+  fq_stats st = FQ_STATS_INIT;
+  ASSERT_EQ(fq_get_stats(q, &st), 0);
+  EXPECT_EQ(st.queued_msgs, 2u);
+  EXPECT_EQ(st.room_msgs, 2u);
+  // A receiver in another process frees room; the blocked sender goes on.
+  const std::string path = dir.file("q");
+  const pid_t receiver = spawn([&] {
+    fq_queue *r = nullptr;
+    if (fq_open(path.c_str(), FQ_READ, &r) != 0) return 1;
+    char c;
+    size_t len;
+    for (int i = 0; i < 3; ++i) {
+      if (fq_recv_timeout(r, &c, 1, &len, 10000) != 0) return 2;
+    }
+    return fq_close(r);
+  });
+  EXPECT_EQ(fq_send_timeout(q, "c", 1, 10000), 0);
+  EXPECT_EQ(wait_exit(receiver), 0);
+  fq_close(q);
+}
+
+TEST(Room, ByteLimitAndNonblockFlag) {
+  TempDir dir;
+  fq_opts o = FQ_OPTS_INIT;
+  o.max_msg = 100000;
+  o.room_bytes = 150000;
+  fq_queue *q = open_or_die(dir.file("q"), kRW | FQ_NONBLOCK, &o);
+  const std::vector<uint8_t> m(100000);
+  ASSERT_EQ(fq_send(q, m.data(), m.size()), 0);
+  EXPECT_EQ(fq_send(q, m.data(), m.size()), FQ_EAGAIN);
+  std::vector<uint8_t> buf(m.size());
+  size_t len;
+  ASSERT_EQ(fq_recv(q, buf.data(), buf.size(), &len), 0);
+  EXPECT_EQ(fq_recv(q, buf.data(), buf.size(), &len), FQ_EAGAIN);
+  ASSERT_EQ(fq_send(q, m.data(), m.size()), 0);
+  fq_close(q);
+}
+
+TEST(Room, PipeIsEnlargedToTheSystemMaximum) {
+  TempDir dir;
+  fq_queue *q = open_or_die(dir.file("q"), kRW);
+  fq_stats st = FQ_STATS_INIT;
+  ASSERT_EQ(fq_get_stats(q, &st), 0);
+  FILE *f = std::fopen("/proc/sys/fs/pipe-max-size", "r");
+  ASSERT_NE(f, nullptr);
+  unsigned long long max = 0;
+  ASSERT_EQ(std::fscanf(f, "%llu", &max), 1);
+  std::fclose(f);
+  EXPECT_EQ(st.pipe_size, max);
+  fq_close(q);
+
+  fq_opts o = FQ_OPTS_INIT;
+  o.pipe_size = 65536;
+  q = open_or_die(dir.file("small"), kRW, &o);
+  ASSERT_EQ(fq_get_stats(q, &st), 0);
+  EXPECT_EQ(st.pipe_size, 65536u);
+  fq_close(q);
+}
+
+}  // namespace

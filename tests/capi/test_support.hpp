@@ -1,0 +1,134 @@
+// Shared by the C API tests: temporary directories, real child processes,
+// and self-describing messages that a receiver can verify on its own.
+#pragma once
+#include <fq.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fqtest {
+
+// A fresh directory under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/fq-test-XXXXXX";
+    if (!::mkdtemp(tmpl)) std::abort();
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(path_, ec)) {
+      if (e.path().extension() != ".fq-state" && e.is_fifo(ec)) fq_unlink(e.path().c_str());
+    }
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string &name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Runs `body` in a forked child; its return value is the exit status.
+inline pid_t spawn(const std::function<int()> &body) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int rc = 99;
+    try {
+      rc = body();
+    } catch (...) {
+      rc = 98;
+    }
+    ::_exit(rc);
+  }
+  return pid;
+}
+
+// Waits for `pid` at most `timeout_ms`; kills it if it overstays. Returns its
+// exit status, or -SIGNAL if it died of a signal, or -1000 if it overstayed.
+inline int wait_exit(pid_t pid, int timeout_ms = 60000) {
+  const int pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    const int r = ::poll(&p, 1, timeout_ms);
+    ::close(pidfd);
+    if (r == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      return -1000;
+    }
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -2000;
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+// A message that names its sender and sequence number and checks itself:
+// [sender u32][seq u32][len u32][sum u32] then bytes derived from them.
+constexpr size_t kMsgHeader = 16;
+
+inline uint8_t pattern_byte(uint32_t sender, uint32_t seq, size_t i) {
+  return uint8_t((i * 131u) ^ (sender * 7u) ^ (seq * 13u) ^ (i >> 8));
+}
+
+inline std::vector<uint8_t> make_msg(uint32_t sender, uint32_t seq, size_t len) {
+  if (len < kMsgHeader) len = kMsgHeader;
+  std::vector<uint8_t> m(len);
+  uint32_t sum = 0;
+  for (size_t i = kMsgHeader; i < len; ++i) {
+    m[i] = pattern_byte(sender, seq, i);
+    sum += m[i];
+  }
+  const uint32_t h[4] = {sender, seq, uint32_t(len), sum};
+  std::memcpy(m.data(), h, sizeof h);
+  return m;
+}
+
+// True if `p[0..len)` is intact; sets sender and seq.
+inline bool check_msg(const uint8_t *p, size_t len, uint32_t &sender, uint32_t &seq) {
+  if (len < kMsgHeader) return false;
+  uint32_t h[4];
+  std::memcpy(h, p, sizeof h);
+  if (h[2] != len) return false;
+  uint32_t sum = 0;
+  for (size_t i = kMsgHeader; i < len; ++i) {
+    if (p[i] != pattern_byte(h[0], h[1], i)) return false;
+    sum += p[i];
+  }
+  sender = h[0];
+  seq = h[1];
+  return sum == h[3];
+}
+
+inline size_t count_shm_files() {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto &e : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    if (e.path().filename().string().rfind("fq-", 0) == 0) ++n;
+  }
+  return n;
+}
+
+inline fq_queue *open_or_die(const std::string &path, int flags, const fq_opts *o = nullptr) {
+  fq_queue *q = nullptr;
+  const int r = fq_open_opts(path.c_str(), flags, o, &q);
+  if (r != 0) {
+    ADD_FAILURE() << "fq_open " << path << ": " << fq_strerror(r);
+    return nullptr;
+  }
+  return q;
+}
+
+}  // namespace fqtest
