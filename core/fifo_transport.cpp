@@ -388,12 +388,10 @@ Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
     }
     if (wake_others) ring_bell();
     if (e == Errc::ok || e == Errc::TOOSMALL) *len = t.len;
-    if (e == Errc::ok && t.shm && !peek) {
-      e = payloads_.take(t.ref, buf);
-      if (e == Errc::NOENT) {  // gone (a reboot, a sweep): drop it, go on
-        h->dropped.fetch_add(1);
-        continue;
-      }
+    if (e == Errc::ok && t.payload) {
+      e = ShmPayloads::copy(t.payload, t.len, buf);
+      if (e != Errc::ok) h->dropped.fetch_add(1);  // taken from the queue, not delivered
+      return e;
     }
     if (e != Errc::AGAIN) return e;
     if (!waiting) return Errc::AGAIN;
@@ -429,11 +427,23 @@ Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, Taken &t) noex
       continue;
     }
     t.len = tk.msg_len;
-    t.shm = tk.kind == Token::shm_ref;
-    t.ref = tk.ref;
     if (peek) return Errc::ok;
     if (cap < t.len) return Errc::TOOSMALL;
-    if (!t.shm && t.len > 0) std::memcpy(buf, s + head + tk.msg_off, t.len);
+    if (tk.kind == Token::shm_ref) {
+      // Claimed before the cursor moves: a holder killed in between leaves
+      // the reference for the next one, or (if the name was already removed)
+      // a message counted as dropped, never an orphaned file.
+      const Errc e = payloads_.claim(tk.ref, t.payload);
+      if (e == Errc::NOENT) {  // gone (a reboot, a sweep, a killed holder): drop it, go on
+        h->dropped.fetch_add(1);
+        h->cursor.store(next);
+        if (tk.counted) release(t.len);
+        continue;
+      }
+      if (e != Errc::ok) return e;
+    } else if (t.len > 0) {
+      std::memcpy(buf, s + head + tk.msg_off, t.len);
+    }
     h->cursor.store(next);
     if (tk.counted) release(t.len);
     h->received.fetch_add(1, std::memory_order_relaxed);

@@ -30,8 +30,7 @@ class FifoTransport final : public Transport {
   class RxLock;
   struct Taken {
     size_t len = 0;
-    bool shm = false;
-    ShmRef ref;
+    Fd payload;  // a claimed shared-memory payload, copied outside the lock
   };
 
   FifoTransport(std::string path, int flags) : path_(std::move(path)), flags_(flags) {}

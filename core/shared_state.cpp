@@ -79,8 +79,7 @@ Errc StateMap::create(int fd, const Limits &want) noexcept {
   h->limits = l;
   h->staging_cap = staging;
   if (Errc e = init_mutex(&h->rx_mutex); e != Errc::ok) return e;
-  std::atomic_thread_fence(std::memory_order_release);
-  h->magic = kStateMagic;
+  h->magic.store(kStateMagic, std::memory_order_release);
   return Errc::ok;
 }
 
@@ -90,7 +89,7 @@ Errc StateMap::attach(int fd) noexcept {
   if (size_t(st.st_size) < kStagingOffset) return Errc::INVAL;
   if (Errc e = map(fd, size_t(st.st_size)); e != Errc::ok) return e;
   const StateHeader *h = hdr_;
-  if (h->magic != kStateMagic || h->version != kStateVersion ||
+  if (h->magic.load(std::memory_order_acquire) != kStateMagic || h->version != kStateVersion ||
       h->header_size != sizeof(StateHeader) || kStagingOffset + h->staging_cap != size_) {
     return Errc::INVAL;
   }

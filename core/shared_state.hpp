@@ -35,7 +35,7 @@ struct Room {
 };
 
 struct StateHeader {
-  uint64_t magic;  // kStateMagic, written last by the initialiser
+  std::atomic<uint64_t> magic;  // kStateMagic, stored last by the initialiser
   uint32_t version;
   uint32_t header_size;
   uint64_t token;  // random; names this queue's payload files

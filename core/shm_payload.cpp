@@ -13,7 +13,6 @@
 #include <cstring>
 #include <vector>
 
-#include "fifo_io.hpp"
 
 namespace fq {
 namespace {
@@ -80,7 +79,7 @@ Errc ShmPayloads::write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t io
   }
 }
 
-Errc ShmPayloads::take(const ShmRef &ref, void *buf) const noexcept {
+Errc ShmPayloads::claim(const ShmRef &ref, Fd &out) const noexcept {
   try {
     const std::string path = name(ref.pid, ref.seq);
     Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
@@ -90,17 +89,23 @@ Errc ShmPayloads::take(const ShmRef &ref, void *buf) const noexcept {
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != ref.len) {
       return Errc::NOENT;
     }
-    auto *p = static_cast<char *>(buf);
-    for (uint64_t off = 0; off < ref.len;) {
-      const ssize_t n = ::pread(fd.get(), p + off, ref.len - off, off_t(off));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return Errc::NOENT;
-      off += uint64_t(n);
-    }
+    out = std::move(fd);
     return Errc::ok;
   } catch (const std::bad_alloc &) {
     return Errc::NOMEM;
   }
+}
+
+Errc ShmPayloads::copy(const Fd &fd, uint64_t len, void *buf) noexcept {
+  auto *p = static_cast<char *>(buf);
+  for (uint64_t off = 0; off < len;) {
+    const ssize_t n = ::pread(fd.get(), p + off, len - off, off_t(off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errc_from_errno(errno);
+    if (n == 0) return Errc::NOENT;  // truncated under us
+    off += uint64_t(n);
+  }
+  return Errc::ok;
 }
 
 void ShmPayloads::remove(uint32_t pid, uint64_t seq) const noexcept {

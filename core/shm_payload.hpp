@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "errc.hpp"
+#include "fifo_io.hpp"
 #include "frame.hpp"
 
 namespace fq {
@@ -26,10 +27,13 @@ class ShmPayloads {
   Errc write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t iovcnt,
              uint64_t total) const noexcept;
 
-  // Reads the payload `ref` into buf (which holds ref.len bytes) and removes
-  // it. Removal comes first, so a reader killed mid-copy leaves no file.
-  // NOENT if the payload is gone or does not have the promised size.
-  Errc take(const ShmRef &ref, void *buf) const noexcept;
+  // Opens the payload `ref` and removes its name at once, so from here on a
+  // receiver killed at any point leaves no file: the kernel frees it with the
+  // descriptor. NOENT if it is gone or does not have the promised size.
+  Errc claim(const ShmRef &ref, Fd &out) const noexcept;
+
+  // Copies a claimed payload of `len` bytes into buf.
+  static Errc copy(const Fd &fd, uint64_t len, void *buf) noexcept;
 
   void remove(uint32_t pid, uint64_t seq) const noexcept;
 
