@@ -25,9 +25,7 @@ static_assert(FQ_READ == fq::kRead && FQ_WRITE == fq::kWrite && FQ_CREATE == fq:
 #undef FQ_ERR
 
 // The timeout of a call that takes none: forever, or none with FQ_NONBLOCK.
-int default_timeout(const fq_queue *q) {
-  return (q->transport->flags() & fq::kNonblock) ? 0 : -1;
-}
+int default_timeout(const fq_queue *q) { return (q->transport->flags() & fq::kNonblock) ? 0 : -1; }
 
 int send_one(fq_queue *q, const void *data, size_t len, int timeout_ms) {
   return fq::guarded([&] {
@@ -113,9 +111,9 @@ int fq_get_stats(fq_queue *q, fq_stats *out) {
     if (!q || !out || out->size < sizeof(size_t)) return Errc::INVAL;
     fq::Stats s;
     if (Errc e = q->transport->stats(s); e != Errc::ok) return e;
-    const fq_stats full = {sizeof(fq_stats), s.queued_msgs, s.queued_bytes, s.sent,
-                           s.received,       s.garbage_bytes, s.dropped,    s.lost_reads,
-                           s.max_msg,        s.room_msgs,    s.room_bytes,  s.pipe_size};
+    const fq_stats full = {sizeof(fq_stats), s.queued_msgs,   s.queued_bytes, s.sent,
+                           s.received,       s.garbage_bytes, s.dropped,      s.lost_reads,
+                           s.max_msg,        s.room_msgs,     s.room_bytes,   s.pipe_size};
     const size_t n = out->size < sizeof full ? out->size : sizeof full;
     const size_t caller_size = out->size;
     std::memcpy(out, &full, n);

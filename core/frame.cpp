@@ -125,7 +125,8 @@ void encode_shm_ref(uint8_t *out, const ShmRef &ref) noexcept {
 Token next_token(const uint8_t *p, size_t n, uint32_t &resync) noexcept {
   if (n == 0) return make(Token::need_more, 0);
   if (resync != 0) {
-    if (!(p[0] == kMagic0 && n >= kHeaderSize && header_ok(p))) return resync_at_front(p, n, resync);
+    if (!(p[0] == kMagic0 && n >= kHeaderSize && header_ok(p)))
+      return resync_at_front(p, n, resync);
     resync = 0;
   }
   return p[0] == kMagic0 ? frame_at_front(p, n) : line_at_front(p, n);

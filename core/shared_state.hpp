@@ -44,7 +44,7 @@ struct StateHeader {
   std::atomic<uint32_t> removed;  // set by fq_unlink
 
   // Receivers: staging and its recovery marks, guarded by rx_mutex.
-  pthread_mutex_t rx_mutex;  // robust, process-shared
+  pthread_mutex_t rx_mutex;            // robust, process-shared
   std::atomic<uint64_t> cursor;        // head | tail << 32: one store moves both
   std::atomic<uint64_t> pending_read;  // tail + 1 while a read() is in flight
   std::atomic<uint32_t> moving;        // set while staging is being compacted
@@ -52,7 +52,7 @@ struct StateHeader {
   std::atomic<uint32_t> rx_waiters;    // receivers asleep in ppoll
 
   // Senders' room.
-  std::atomic<uint64_t> queued;  // Room-packed
+  std::atomic<uint64_t> queued;    // Room-packed
   std::atomic<uint32_t> room_seq;  // futex: bumped when room is freed
   std::atomic<uint32_t> room_waiters;
 

@@ -7,12 +7,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cinttypes>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <vector>
-
 
 namespace fq {
 namespace {

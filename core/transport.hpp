@@ -29,7 +29,7 @@ struct OpenOptions {
 };
 
 struct Stats {
-  uint64_t queued_msgs = 0;   // counted messages waiting (fq senders only)
+  uint64_t queued_msgs = 0;  // counted messages waiting (fq senders only)
   uint64_t queued_bytes = 0;
   uint64_t sent = 0;
   uint64_t received = 0;

@@ -82,8 +82,10 @@ int main(int argc, char **argv) {
   for (i = 0; i < IMAGES; ++i) {
     size_t len = (size_t)(1 + i % 8) << 20;
     fill_image(img, len, (unsigned)i);
-    if ((rc = fq_send(q, img, len)) == 0) ++sent;
-    else fprintf(stderr, "demo: fq_send: %s\n", fq_strerror(rc));
+    if ((rc = fq_send(q, img, len)) == 0)
+      ++sent;
+    else
+      fprintf(stderr, "demo: fq_send: %s\n", fq_strerror(rc));
     if (i % 4 == 0) {
       char job[32];
       snprintf(job, sizeof job, "resize thumbnails %d", i);
@@ -92,14 +94,18 @@ int main(int argc, char **argv) {
   }
   /* A shell user adds work the way the seeds do. */
   snprintf(cmd, sizeof cmd, "echo 'https://example.org/from-the-shell' >> '%s'", path);
-  if (system(cmd) == 0) ++sent;
-  else fprintf(stderr, "demo: echo into the FIFO failed\n");
+  if (system(cmd) == 0)
+    ++sent;
+  else
+    fprintf(stderr, "demo: echo into the FIFO failed\n");
   for (i = 0; i < CONSUMERS; ++i) fq_send(q, "stop", 4);
   for (i = 0; i < CONSUMERS; ++i) {
     int status;
     waitpid(kids[i], &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) == 255) failed = 1;
-    else taken += WEXITSTATUS(status);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+      failed = 1;
+    else
+      taken += WEXITSTATUS(status);
   }
   fq_close(q);
   fq_unlink(path);

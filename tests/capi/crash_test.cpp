@@ -108,7 +108,7 @@ TEST(Crash, ReceiverKilledMidLargeMessage) {
   fq_get_stats(q, &st);
   // At most the one message in the killed receiver's hands is lost.
   EXPECT_GE(got + after, kMsgs - 1) << "lost_reads " << st.lost_reads << " dropped " << st.dropped
-                                   << " garbage " << st.garbage_bytes << " got " << got;
+                                    << " garbage " << st.garbage_bytes << " got " << got;
   EXPECT_GE(after, 1u);
   fq_close(q);
   EXPECT_EQ(count_shm_files(), shm_before) << "a payload of the killed receiver was left behind";

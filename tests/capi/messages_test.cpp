@@ -16,8 +16,8 @@ TEST(Messages, EverySizeArrivesWholeAcrossProcesses) {
   fq_queue *q = open_or_die(path, kRW);
   ASSERT_NE(q, nullptr);
   // Around the inline/shared-memory boundary and far past PIPE_BUF.
-  const std::vector<size_t> sizes = {16,     17,      100,       4079,     4080,    4081,
-                                     4096,   65536,   1u << 20,  16u << 20, 16,     100000};
+  const std::vector<size_t> sizes = {16,   17,    100,      4079,      4080, 4081,
+                                     4096, 65536, 1u << 20, 16u << 20, 16,   100000};
   const pid_t sender = spawn([&] {
     fq_queue *w = nullptr;
     if (fq_open(path.c_str(), FQ_WRITE, &w) != 0) return 1;
