@@ -366,6 +366,7 @@ Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
   if (cap > 0 && buf == nullptr) return Errc::INVAL;
   if (Errc e = check_fork(); e != Errc::ok) return e;
   StateHeader *h = map_.hdr();
+  bool woken = false;
   for (;;) {
     if (h->removed.load()) return Errc::CLOSED;
     Taken t;
@@ -374,7 +375,9 @@ Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
     {
       RxLock lock(*this);
       if (lock.err() != Errc::ok) return lock.err();
-      e = take_locked(buf, cap, peek, t);
+      // If the last read emptied the pipe, a read now would most likely only
+      // say EAGAIN: go to ppoll first, which returns at once if data came.
+      e = take_locked(buf, cap, peek, woken || d.is_poll() || !h->drained, t);
       if (e == Errc::AGAIN) {
         if (!d.is_poll()) {
           h->rx_waiters.fetch_add(1);
@@ -400,10 +403,12 @@ Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
     h->rx_waiters.fetch_sub(1);
     if (fds[1].revents & POLLIN) drain_bell();
     if (e != Errc::ok) return e;
+    woken = true;
   }
 }
 
-Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, Taken &t) noexcept {
+Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, bool may_read,
+                                Taken &t) noexcept {
   StateHeader *h = map_.hdr();
   const uint8_t *s = map_.staging();
   for (;;) {
@@ -412,7 +417,7 @@ Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, Taken &t) noex
     const Token tk = next_token(s + head, tail - head, h->resync);
     const uint64_t next = head + tk.size == tail ? 0 : make_cursor(head + tk.size, tail);
     if (tk.kind == Token::need_more) {
-      if (!fill_locked()) return Errc::AGAIN;
+      if (!may_read || !fill_locked()) return Errc::AGAIN;
       continue;
     }
     if (tk.kind == Token::garbage) {
@@ -469,6 +474,7 @@ bool FifoTransport::fill_locked() noexcept {
   const ssize_t n = ::read(fifo_.get(), map_.staging() + tail, cap - tail);
   if (n > 0) h->cursor.store(make_cursor(head, tail + uint64_t(n)));
   h->pending_read.store(0);
+  h->drained = n < ssize_t(cap - tail);
   return n > 0;
 }
 

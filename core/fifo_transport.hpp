@@ -49,7 +49,7 @@ class FifoTransport final : public Transport {
   Errc reserve(uint64_t len, const Deadline &d) noexcept;
   void release(uint64_t len) noexcept;
 
-  Errc take_locked(void *buf, size_t cap, bool peek, Taken &t) noexcept;
+  Errc take_locked(void *buf, size_t cap, bool peek, bool may_read, Taken &t) noexcept;
   bool fill_locked() noexcept;
   bool compact_locked() noexcept;
   void drain_locked() noexcept;

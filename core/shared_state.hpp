@@ -43,23 +43,26 @@ struct StateHeader {
   uint64_t staging_cap;
   std::atomic<uint32_t> removed;  // set by fq_unlink
 
-  // Receivers: staging and its recovery marks, guarded by rx_mutex.
-  pthread_mutex_t rx_mutex;            // robust, process-shared
-  std::atomic<uint64_t> cursor;        // head | tail << 32: one store moves both
-  std::atomic<uint64_t> pending_read;  // tail + 1 while a read() is in flight
-  std::atomic<uint32_t> moving;        // set while staging is being compacted
-  uint32_t resync;                     // see frame.hpp: next_token
-  std::atomic<uint32_t> rx_waiters;    // receivers asleep in ppoll
+  // Receivers: staging and its recovery marks, guarded by rx_mutex. Fields
+  // written per message by senders and by receivers sit on separate cache
+  // lines, so the two sides do not steal each other's lines.
+  alignas(64) pthread_mutex_t rx_mutex;  // robust, process-shared
+  std::atomic<uint64_t> cursor;          // head | tail << 32: one store moves both
+  std::atomic<uint64_t> pending_read;    // tail + 1 while a read() is in flight
+  std::atomic<uint32_t> moving;          // set while staging is being compacted
+  uint32_t resync;                       // see frame.hpp: next_token
+  std::atomic<uint32_t> rx_waiters;      // receivers asleep in ppoll
+  uint32_t drained;                      // the last read emptied the pipe: poll before reading
+  std::atomic<uint64_t> received;
 
-  // Senders' room.
-  std::atomic<uint64_t> queued;    // Room-packed
-  std::atomic<uint32_t> room_seq;  // futex: bumped when room is freed
+  // Senders' room: both sides write it, so it has a line of its own.
+  alignas(64) std::atomic<uint64_t> queued;  // Room-packed
+  std::atomic<uint32_t> room_seq;            // futex: bumped when room is freed
   std::atomic<uint32_t> room_waiters;
 
   // Counters, for fq_stats.
-  std::atomic<uint64_t> sent;
-  std::atomic<uint64_t> received;
-  std::atomic<uint64_t> garbage_bytes;
+  alignas(64) std::atomic<uint64_t> sent;
+  alignas(64) std::atomic<uint64_t> garbage_bytes;
   std::atomic<uint64_t> dropped;
   std::atomic<uint64_t> lost_reads;
 
