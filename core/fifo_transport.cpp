@@ -76,7 +76,7 @@ Errc FifoTransport::attach(const OpenOptions &opts) noexcept {
   } catch (const std::bad_alloc &) {
     return Errc::NOMEM;
   }
-  if (Errc e = lock_and_map(opts); e != Errc::ok) return e;
+  if (Errc e = lock_and_map(opts, mode); e != Errc::ok) return e;
   payloads_ = ShmPayloads(map_.hdr()->token, mode);
   seq_.store(uint64_t(Deadline::now_ns()));
   pid_ = uint32_t(::getpid());
@@ -85,16 +85,16 @@ Errc FifoTransport::attach(const OpenOptions &opts) noexcept {
 
 // Every handle holds a shared flock on the state file. Getting it exclusive
 // means no other process holds the queue: initialise or repair it then.
-Errc FifoTransport::lock_and_map(const OpenOptions &opts) noexcept {
+Errc FifoTransport::lock_and_map(const OpenOptions &opts, mode_t mode) noexcept {
   const int fd = state_fd_.get();
   for (int attempt = 0; attempt < 1000; ++attempt) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
       Errc e = map_.attach(fd);
-      if (e == Errc::INVAL) {
-        e = map_.create(fd, opts.limits);
-      } else if (e == Errc::ok) {
+      if (e == Errc::INVAL) e = map_.create(fd, opts.limits);
+      if (e == Errc::ok) {
         try {
-          payloads_ = ShmPayloads(map_.hdr()->token, 0600);
+          payloads_ = ShmPayloads(map_.hdr()->token, mode);
+          slots_.open(map_.hdr()->token, true, mode);  // optional: files work without it
           repair();
         } catch (const std::bad_alloc &) {
           e = Errc::NOMEM;
@@ -108,6 +108,7 @@ Errc FifoTransport::lock_and_map(const OpenOptions &opts) noexcept {
     if (errno != EWOULDBLOCK) return errc_from_errno(errno);
     if (::flock(fd, LOCK_SH) != 0) return errc_from_errno(errno);
     const Errc e = map_.attach(fd);
+    if (e == Errc::ok) slots_.open(map_.hdr()->token, false, mode);
     if (e != Errc::INVAL) return e;
     ::flock(fd, LOCK_UN);  // its initialiser died half-way: try to take over
   }
@@ -148,16 +149,19 @@ void FifoTransport::repair() {
   h->room_waiters.store(0);
   recover_after_owner_death();
   uint64_t msgs = 0, bytes = 0;
-  std::set<std::pair<uint32_t, uint64_t>> keep;
+  std::set<std::pair<uint32_t, uint64_t>> keep_files;
+  std::set<std::pair<uint32_t, uint32_t>> keep_slots;
   for_each_staged([&](const Token &t) {
     if (t.counted) {
       ++msgs;
       bytes += t.msg_len;
     }
-    if (t.kind == Token::shm_ref) keep.insert({t.ref.pid, t.ref.seq});
+    if (t.kind == Token::shm_ref) keep_files.insert({t.ref.pid, t.ref.seq});
+    if (t.kind == Token::slot_ref) keep_slots.insert({t.slot.index, t.slot.gen});
   });
   h->queued.store(Room::pack(msgs, bytes));
-  payloads_.sweep(keep);
+  payloads_.sweep(keep_files);
+  slots_.reset(keep_slots);
 }
 
 void FifoTransport::recover_after_owner_death() noexcept {
@@ -227,8 +231,15 @@ Errc FifoTransport::send(const iovec *iov, size_t iovcnt, const Deadline &d) noe
   if (flags_ & kLines) return send_line(iov, iovcnt, total, d);
   if (total > h->limits.max_msg) return Errc::MSGSIZE;
   if (Errc e = reserve(total, d); e != Errc::ok) return e;
-  const Errc e = total <= kMaxInline ? write_frame(iov, iovcnt, size_t(total), d)
-                                     : send_shm(iov, iovcnt, total, d);
+  Errc e;
+  SlotRef slot;
+  if (total <= kMaxInline) {
+    e = write_frame(iov, iovcnt, size_t(total), d);
+  } else if (slots_.put(pid_, iov, iovcnt, size_t(total), slot)) {
+    e = send_slot(slot, d);
+  } else {
+    e = send_shm(iov, iovcnt, total, d);
+  }
   if (e != Errc::ok) {
     release(total);
     return e;
@@ -315,6 +326,17 @@ Errc FifoTransport::send_shm(const iovec *iov, size_t iovcnt, uint64_t total,
   return e;
 }
 
+Errc FifoTransport::send_slot(const SlotRef &ref, const Deadline &d) noexcept {
+  uint8_t frame[kHeaderSize + kSlotRefSize];
+  encode_slot_ref(frame + kHeaderSize, ref);
+  encode_header(frame, FrameKind::slot_ref, kFlagCounted, kSlotRefSize,
+                crc32c(0, frame + kHeaderSize, kSlotRefSize));
+  const iovec v{frame, sizeof frame};
+  const Errc e = write_atomic(fifo_.get(), map_.hdr()->removed, &v, 1, sizeof frame, d);
+  if (e != Errc::ok) slots_.unput(ref);
+  return e;
+}
+
 // Takes room for one message of `len` bytes, waiting on the room futex while
 // the queue is full.
 Errc FifoTransport::reserve(uint64_t len, const Deadline &d) noexcept {
@@ -352,9 +374,17 @@ void FifoTransport::release(uint64_t len) noexcept {
     const uint64_t b = Room::bytes(w) > len ? Room::bytes(w) - len : 0;
     if (h->queued.compare_exchange_weak(w, Room::pack(m, b))) break;
   }
+  // Wake waiting senders only below a low-water mark: waking them all on
+  // every release of a full queue costs a system call per message and a
+  // herd of senders that find it full again.
   if (h->room_waiters.load() > 0) {
-    h->room_seq.fetch_add(1);
-    futex_wake_all(h->room_seq);
+    const uint64_t now = h->queued.load();
+    const Limits &l = h->limits;
+    if (Room::msgs(now) <= l.room_msgs - l.room_msgs / 8 &&
+        Room::bytes(now) <= l.room_bytes - l.room_bytes / 8) {
+      h->room_seq.fetch_add(1);
+      futex_wake_all(h->room_seq);
+    }
   }
 }
 
@@ -391,6 +421,10 @@ Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
     }
     if (wake_others) ring_bell();
     if (e == Errc::ok || e == Errc::TOOSMALL) *len = t.len;
+    if (e == Errc::ok && t.in_slot) {
+      slots_.take(t.slot, buf);
+      return Errc::ok;
+    }
     if (e == Errc::ok && t.payload) {
       e = ShmPayloads::copy(t.payload, t.len, buf);
       if (e != Errc::ok) h->dropped.fetch_add(1);  // taken from the queue, not delivered
@@ -425,24 +459,35 @@ Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, bool may_read,
       h->cursor.store(next);
       continue;
     }
-    if (tk.kind == Token::shm_ref && tk.msg_len > h->limits.max_msg) {
-      payloads_.remove(tk.ref.pid, tk.ref.seq);  // no sender of this queue made it
+    // Passes over a message whose payload is gone: counted, its room freed.
+    auto drop = [&] {
       h->dropped.fetch_add(1);
       h->cursor.store(next);
+      if (tk.counted) release(tk.msg_len);
+    };
+    if (tk.kind == Token::shm_ref && tk.msg_len > h->limits.max_msg) {
+      payloads_.remove(tk.ref.pid, tk.ref.seq);  // no sender of this queue made it
+      drop();
       continue;
     }
     t.len = tk.msg_len;
     if (peek) return Errc::ok;
     if (cap < t.len) return Errc::TOOSMALL;
-    if (tk.kind == Token::shm_ref) {
+    if (tk.kind == Token::slot_ref) {
+      // Claimed before the cursor moves, as payload files are below.
+      if (!slots_.claim(tk.slot, pid_)) {  // its claimer died, or no arena here
+        drop();
+        continue;
+      }
+      t.in_slot = true;
+      t.slot = tk.slot;
+    } else if (tk.kind == Token::shm_ref) {
       // Claimed before the cursor moves: a holder killed in between leaves
       // the reference for the next one, or (if the name was already removed)
       // a message counted as dropped, never an orphaned file.
       const Errc e = payloads_.claim(tk.ref, t.payload);
       if (e == Errc::NOENT) {  // gone (a reboot, a sweep, a killed holder): drop it, go on
-        h->dropped.fetch_add(1);
-        h->cursor.store(next);
-        if (tk.counted) release(t.len);
+        drop();
         continue;
       }
       if (e != Errc::ok) return e;
@@ -510,7 +555,7 @@ void FifoTransport::drain_locked() noexcept {
 
 void FifoTransport::ring_bell() noexcept {
   const char b = 1;
-  (void)!::write(bell_.get(), &b, 1);  // EAGAIN: the bell is already ringing
+  (void)!::write(bell_.get(), &b, 1);  // EAGAIN: the bell is full, so ringing anyway
 }
 
 void FifoTransport::drain_bell() noexcept {
@@ -567,6 +612,7 @@ Errc FifoTransport::unlink(const std::string &path) noexcept {
         h->room_seq.fetch_add(1);
         futex_wake_all(h->room_seq);
         ShmPayloads(h->token, 0600).sweep({});
+        ::unlink(SlotArena::path(h->token).c_str());
       }
     }
     if (Fd b(::open(bell_path(path).c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)); b) {

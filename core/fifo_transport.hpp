@@ -8,6 +8,7 @@
 #include "fork_guard.hpp"
 #include "shared_state.hpp"
 #include "shm_payload.hpp"
+#include "slot_arena.hpp"
 #include "transport.hpp"
 
 namespace fq {
@@ -30,13 +31,15 @@ class FifoTransport final : public Transport {
   class RxLock;
   struct Taken {
     size_t len = 0;
-    Fd payload;  // a claimed shared-memory payload, copied outside the lock
+    Fd payload;            // a claimed payload file, copied outside the lock
+    bool in_slot = false;  // a claimed slot, copied outside the lock
+    SlotRef slot;
   };
 
   FifoTransport(std::string path, int flags) : path_(std::move(path)), flags_(flags) {}
 
   Errc attach(const OpenOptions &opts) noexcept;
-  Errc lock_and_map(const OpenOptions &opts) noexcept;
+  Errc lock_and_map(const OpenOptions &opts, mode_t mode) noexcept;
   void repair();  // may throw std::bad_alloc
   void recover_after_owner_death() noexcept;
   Errc check_fork() noexcept;
@@ -46,6 +49,7 @@ class FifoTransport final : public Transport {
   Errc send_line(const iovec *iov, size_t iovcnt, size_t total, const Deadline &d) noexcept;
   Errc write_frame(const iovec *iov, size_t iovcnt, size_t total, const Deadline &d) noexcept;
   Errc send_shm(const iovec *iov, size_t iovcnt, uint64_t total, const Deadline &d) noexcept;
+  Errc send_slot(const SlotRef &ref, const Deadline &d) noexcept;
   Errc reserve(uint64_t len, const Deadline &d) noexcept;
   void release(uint64_t len) noexcept;
 
@@ -63,6 +67,7 @@ class FifoTransport final : public Transport {
   Fd fifo_, bell_, state_fd_;
   StateMap map_;
   ShmPayloads payloads_;
+  SlotArena slots_;
   ForkGuard fork_;
   uint32_t pid_ = 0;
   std::atomic<uint64_t> seq_{0};

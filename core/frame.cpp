@@ -28,6 +28,8 @@ bool header_ok(const uint8_t *p) noexcept {
     if (body > kMaxInline) return false;
   } else if (p[2] == uint8_t(FrameKind::shm_ref)) {
     if (body != kShmRefSize) return false;
+  } else if (p[2] == uint8_t(FrameKind::slot_ref)) {
+    if (body != kSlotRefSize) return false;
   } else {
     return false;
   }
@@ -55,12 +57,18 @@ Token frame_at_front(const uint8_t *p, size_t n) noexcept {
     t.kind = Token::inline_msg;
     t.msg_off = kHeaderSize;
     t.msg_len = body;
-  } else {
+  } else if (p[2] == uint8_t(FrameKind::shm_ref)) {
     t.kind = Token::shm_ref;
     t.ref.len = load64(b);
     t.ref.pid = load32(b + 8);
     t.ref.seq = load64(b + 16);
     t.msg_len = t.ref.len;
+  } else {
+    t.kind = Token::slot_ref;
+    t.slot.len = load32(b);
+    t.slot.index = load32(b + 4);
+    t.slot.gen = load32(b + 8);
+    t.msg_len = t.slot.len;
   }
   return t;
 }
@@ -120,6 +128,13 @@ void encode_shm_ref(uint8_t *out, const ShmRef &ref) noexcept {
   store32(out + 8, ref.pid);
   store32(out + 12, 0);
   store64(out + 16, ref.seq);
+}
+
+void encode_slot_ref(uint8_t *out, const SlotRef &ref) noexcept {
+  store32(out, ref.len);
+  store32(out + 4, ref.index);
+  store32(out + 8, ref.gen);
+  store32(out + 12, 0);
 }
 
 Token next_token(const uint8_t *p, size_t n, uint32_t &resync) noexcept {

@@ -10,11 +10,12 @@ constexpr size_t kPipeBuf = 4096;  // PIPE_BUF on Linux: writes up to this are a
 constexpr size_t kHeaderSize = 16;
 constexpr size_t kMaxInline = kPipeBuf - kHeaderSize;
 constexpr size_t kShmRefSize = 24;
+constexpr size_t kSlotRefSize = 16;
 constexpr uint8_t kMagic0 = 0xFE;  // never appears in UTF-8 text
 constexpr uint8_t kMagic1 = 0x71;
 constexpr uint8_t kFlagCounted = 1;  // the sender reserved room for this message
 
-enum class FrameKind : uint8_t { inline_msg = 1, shm_ref = 2 };
+enum class FrameKind : uint8_t { inline_msg = 1, shm_ref = 2, slot_ref = 3 };
 
 // Where a large payload lives: /dev/shm/fq-<token>-<pid>-<seq>.
 struct ShmRef {
@@ -23,21 +24,30 @@ struct ShmRef {
   uint64_t seq = 0;
 };
 
+// Where a medium payload lives: a slot of the queue's arena.
+struct SlotRef {
+  uint32_t len = 0;
+  uint32_t index = 0;
+  uint32_t gen = 0;
+};
+
 // Writes the 16-byte header of a frame whose body has `body_len` bytes and
 // CRC-32C `body_crc`.
 void encode_header(uint8_t *out, FrameKind kind, uint8_t flags, uint32_t body_len,
                    uint32_t body_crc) noexcept;
 void encode_shm_ref(uint8_t *out, const ShmRef &ref) noexcept;
+void encode_slot_ref(uint8_t *out, const SlotRef &ref) noexcept;
 
 // One unit found at the front of a byte stream.
 struct Token {
-  enum Kind { need_more, garbage, inline_msg, shm_ref, line };
+  enum Kind { need_more, garbage, inline_msg, shm_ref, slot_ref, line };
   Kind kind = need_more;
   size_t size = 0;     // bytes of the stream this token covers
   size_t msg_off = 0;  // inline and line: where the message starts
   size_t msg_len = 0;  // every message kind: its length
   bool counted = false;
   ShmRef ref;
+  SlotRef slot;
 };
 
 // Finds the token at the front of `p[0..n)`. `resync` is the receiver's

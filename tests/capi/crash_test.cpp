@@ -10,6 +10,7 @@ using namespace fqtest;
 namespace {
 
 constexpr size_t kBig = 8u << 20;
+constexpr size_t kMedium = 40000;  // travels in an arena slot
 
 TEST(Crash, SenderKilledMidLargeMessage) {
   const size_t shm_before = count_shm_files();
@@ -23,7 +24,8 @@ TEST(Crash, SenderKilledMidLargeMessage) {
         fq_queue *w = nullptr;
         if (fq_open(path.c_str(), FQ_WRITE, &w) != 0) return 1;
         for (uint32_t i = 0;; ++i) {
-          const auto m = make_msg(round, i, kBig - i % 3);
+          // Payload files and arena slots alike.
+          const auto m = make_msg(round, i, i % 2 ? kBig - i % 3 : kMedium);
           if (fq_send(w, m.data(), m.size()) != 0) return 2;
         }
       });
@@ -62,7 +64,7 @@ TEST(Crash, ReceiverKilledMidLargeMessage) {
   fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE);
   constexpr uint32_t kMsgs = 40;
   for (uint32_t i = 0; i < kMsgs; ++i) {
-    const auto m = make_msg(0, i, i % 2 ? kBig : 3000);
+    const auto m = make_msg(0, i, i % 3 == 0 ? kBig : i % 3 == 1 ? kMedium : 3000);
     ASSERT_EQ(fq_send(q, m.data(), m.size()), 0);
   }
   int rfd[2];

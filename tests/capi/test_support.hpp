@@ -112,11 +112,15 @@ inline bool check_msg(const uint8_t *p, size_t len, uint32_t &sender, uint32_t &
   return sum == h[3];
 }
 
+// Payload files in /dev/shm (a queue's slot arena, fq-*-slots, lives as long
+// as the queue and is not counted).
 inline size_t count_shm_files() {
   size_t n = 0;
   std::error_code ec;
   for (const auto &e : std::filesystem::directory_iterator("/dev/shm", ec)) {
-    if (e.path().filename().string().rfind("fq-", 0) == 0) ++n;
+    const std::string name = e.path().filename().string();
+    const bool arena = name.size() > 6 && name.compare(name.size() - 6, 6, "-slots") == 0;
+    if (name.rfind("fq-", 0) == 0 && !arena) ++n;
   }
   return n;
 }
