@@ -147,20 +147,37 @@ TEST(Signals, InterruptedSendOnAFullPipeSendsNothing) {
   fq_close(q);
 }
 
+// True once thread `tid` of this process is asleep (state S), as a thread
+// blocked in fq_recv is.
+bool thread_sleeping(pid_t tid) {
+  FILE *f = std::fopen(("/proc/self/task/" + std::to_string(tid) + "/stat").c_str(), "r");
+  if (!f) return false;
+  char buf[512] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const char *close_paren = std::strrchr(buf, ')');  // the name may hold spaces
+  return n > 0 && close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
+}
+
 TEST(Unlink, WakesWaitersWithClosed) {
   TempDir dir;
   const std::string path = dir.file("q");
   fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE);
+  std::atomic<pid_t> tid{0};
   std::atomic<int> result{1};
   std::thread waiter([&] {
+    tid = pid_t(::syscall(SYS_gettid));
     char buf[8];
     size_t len;
     result = fq_recv_timeout(q, buf, sizeof buf, &len, 20000);
   });
-  const pid_t remover = spawn([&] { return fq_unlink(path.c_str()) == 0 ? 0 : 1; });
-  EXPECT_EQ(wait_exit(remover), 0);
+  // Remove the queue only once the waiter sleeps in its receive.
+  const auto t0 = Clock::now();
+  while ((tid == 0 || !thread_sleeping(tid)) && elapsed_ms(t0) < 10000) std::this_thread::yield();
+  ASSERT_EQ(fq_unlink(path.c_str()), 0);
   waiter.join();
   EXPECT_EQ(result.load(), FQ_ECLOSED) << fq_strerror(result.load());
+  EXPECT_LT(elapsed_ms(t0), 10000);
   EXPECT_EQ(fq_send(q, "x", 1), FQ_ECLOSED);
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
   fq_close(q);
