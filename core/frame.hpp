@@ -58,8 +58,8 @@ Token next_token(const uint8_t *p, size_t n, uint32_t &resync) noexcept;
 // The resync value that starts recovery after bytes of unknown length were lost.
 constexpr uint32_t kResyncStart = kPipeBuf + 1;
 
-// True if `p[0..n)` may travel as a line: UTF-8 text with no control
-// characters except tab and carriage return (so no newline).
+// True if `p[0..n)` may travel as a line: UTF-8 text with no C0 control
+// characters (U+0000-U+001F) except tab and carriage return, so no newline.
 bool is_line_text(const uint8_t *p, size_t n) noexcept;
 
 }  // namespace fq

@@ -4,6 +4,7 @@
 //          easily), truncations, recovery after a lost read;
 //  line/   for line_text_fuzz: text and each way UTF-8 can be malformed.
 // Run once; the files are committed. Crashes found later sit beside them.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -56,9 +57,15 @@ bool write(const std::string &path, const Bytes &b) {
   return ok;
 }
 
+// The frame with both checksums zeroed: for frame_fuzz to mend (kMend).
+Bytes unsummed(Bytes f) {
+  std::fill(f.begin() + 8, f.begin() + fq::kHeaderSize, 0);
+  return f;
+}
+
 // frame_fuzz's first byte: 0 in sync, 3 recovery just started, 1 recovery
-// about to end (resync 1).
-constexpr uint8_t kInSync = 0, kResyncing = 3, kResyncEnding = 1;
+// about to end (resync 1); kMend added: checksums mended first.
+constexpr uint8_t kInSync = 0, kResyncing = 3, kResyncEnding = 1, kMend = 0x80;
 
 }  // namespace
 
@@ -74,6 +81,7 @@ int main(int argc, char **argv) {
   };
   const uint8_t in = uint8_t(fq::FrameKind::inline_msg);
   const Bytes hello = inline_frame("hello");
+  seed("empty", kInSync, {});  // the mode byte alone: an empty stream
   seed("inline", kInSync, hello);
   seed("inline-empty", kInSync, inline_frame(""));
   seed("inline-max", kInSync, inline_frame(std::string(fq::kMaxInline, 'm')));
@@ -104,8 +112,13 @@ int main(int argc, char **argv) {
   seed("resync-fragment", kResyncing, cat({str("llo\nworld\n"), hello}));
   seed("resync-long", kResyncing, cat({Bytes(5000, 'x'), str("\nline\n")}));
   seed("resync-ending", kResyncEnding, str("tail of a frame\nline\n"));
-  seed("resync-partial-header", kResyncing, cat({str("xx"), Bytes(hello.begin(), hello.begin() + 10)}));
+  seed("resync-partial-header", kResyncing,
+       cat({str("xx"), Bytes(hello.begin(), hello.begin() + 10)}));
   seed("resync-truncated-frame", kResyncing, Bytes(hello.begin(), hello.end() - 2));
+  seed("mend-frames", kMend,
+       cat({unsummed(hello), unsummed(slot_frame()), str("x\n"), unsummed(shm_frame()),
+            unsummed(frame(9, 1, 3, str("abc")))}));
+  seed("mend-resync", kMend | kResyncing, cat({str("lo\n"), unsummed(hello)}));
   seed("resync-bad-header", kResyncing, cat({huge, hello}));
 
   auto line = [&](const std::string &name, const std::string &b) {

@@ -5,21 +5,32 @@
 #   install_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
-tmp=$(mktemp -d /tmp/fq-install-XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fq-install-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+trap 'echo "install_test: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 fail() { echo "install_test: $*" >&2; exit 1; }
+prefix=$tmp/prefix
 
-cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-pc=$(find "$tmp/prefix" -name fq.pc -print -quit)
+cmake --install "$build" --prefix "$prefix" >/dev/null
+pc=$(find "$prefix" -name fq.pc -print -quit)
 [ -n "$pc" ] || fail "fq.pc was not installed"
-libdir=$(dirname "$(find "$tmp/prefix" -name 'libfq.so.1' -print -quit)")
-[ -f "$libdir/libfq.so.1" ] || fail "libfq.so.1 was not installed"
-[ -f "$tmp/prefix/include/fq.h" ] || fail "fq.h was not installed"
+so=$(find "$prefix" -name libfq.so.1 -print -quit)
+[ -n "$so" ] || fail "libfq.so.1 was not installed"
+libdir=$(dirname "$so")
+[ -f "$prefix/include/fq.h" ] || fail "fq.h was not installed"
 
-# (a) pkg-config, as a C programmer would use it.
-flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-variable=prefix="$tmp/prefix" \
+# (a) pkg-config, as a C programmer would use it. fq.pc names its directories
+# relative to ${prefix}, so redefining prefix relocates it.
+flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-variable=prefix="$prefix" \
   --cflags --libs fq)
-case "$flags" in *"$tmp/prefix"*) ;; *) fail "pkg-config flags do not point into the install: $flags" ;; esac
+for f in $flags; do
+  case "$f" in
+    -I* | -L*) [[ "${f:2}" == "$prefix"/* ]] || fail "pkg-config gives $f, outside the install ($flags)" ;;
+  esac
+done
+[[ " $flags " == *" -I$prefix/include "* ]] || fail "pkg-config gives no -I$prefix/include: $flags"
+[[ " $flags " == *" -L$libdir "* ]] || fail "pkg-config gives no -L$libdir: $flags"
+# shellcheck disable=SC2086  # $flags is a list of words
 cc -std=c99 -Wall -Wextra -pedantic -Werror "$src/tests/install/prog.c" $flags -o "$tmp/prog_pc"
 out=$(LD_LIBRARY_PATH="$libdir" "$tmp/prog_pc" "$tmp/q1")
 [ "$out" = "installed fq works" ] || fail "pkg-config program printed: $out"
@@ -28,14 +39,21 @@ out=$(LD_LIBRARY_PATH="$libdir" "$tmp/prog_pc" "$tmp/q1")
 mkdir "$tmp/consumer"
 cp "$src/tests/install/CMakeLists.txt.in" "$tmp/consumer/CMakeLists.txt"
 cp "$src/tests/install/prog.c" "$tmp/consumer/"
-cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+found=$(sed -n 's/^fq_DIR:PATH=//p' "$tmp/consumer/build/CMakeCache.txt")
+[[ "$found" == "$prefix"/* ]] || fail "find_package(fq) found $found, not the install"
 cmake --build "$tmp/consumer/build" >/dev/null
 out=$(LD_LIBRARY_PATH="$libdir" "$tmp/consumer/build/prog" "$tmp/q2")
 [ "$out" = "installed fq works" ] || fail "find_package program printed: $out"
 
 # (c) only fq_* is exported, under the SONAME libfq.so.1.
-extra=$(nm -D --defined-only "$libdir/libfq.so.1" | awk '{print $3}' | grep -v -E '^(fq_[a-z_]+@@FQ_1\.0|FQ_1\.0)$' || true)
+syms=$(nm -D --defined-only "$so" | awk '{print $3}')
+for s in fq_open fq_send fq_recv fq_close fq_strerror fq_version; do
+  grep -qxF "$s@@FQ_1.0" <<<"$syms" || fail "$s is not exported as $s@@FQ_1.0"
+done
+extra=$(grep -v -E '^(fq_[a-z0-9_]+@@FQ_1\.0|FQ_1\.0)$' <<<"$syms" || true)
 [ -z "$extra" ] || fail "symbols other than fq_* are exported: $extra"
-readelf -d "$libdir/libfq.so.1" | grep -q 'SONAME.*\[libfq\.so\.1\]' || fail "SONAME is not libfq.so.1"
+dyn=$(readelf -d "$so")
+[[ "$dyn" == *"(SONAME)"*"Library soname: [libfq.so.1]"* ]] || fail "SONAME is not libfq.so.1"
 [ "$(readlink "$libdir/libfq.so")" = libfq.so.1 ] || fail "libfq.so does not link to libfq.so.1"
-echo "install_test: ok"
+echo "install_test: ok ($prefix)"
