@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "shared_state.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +19,9 @@
 #include <vector>
 
 namespace fqtest {
+
+// Where the state file keeps the queue's token (core/shared_state.hpp).
+constexpr size_t kTokenOffset = offsetof(fq::StateHeader, token);
 
 // A fresh directory under /tmp, removed with everything in it.
 class TempDir {
@@ -112,15 +116,25 @@ inline bool check_msg(const uint8_t *p, size_t len, uint32_t &sender, uint32_t &
   return sum == h[3];
 }
 
-// Payload files in /dev/shm (a queue's slot arena, fq-*-slots, lives as long
-// as the queue and is not counted).
-inline size_t count_shm_files() {
+// Payload files in /dev/shm of the queue at `path`, found by the token in its
+// state file (the slot arena, fq-<token>-slots, lives as long as the queue
+// and is not counted). Other queues' files, say of a concurrent test run,
+// are not counted either.
+inline size_t count_payload_files(const std::string &path) {
+  FILE *f = std::fopen((path + ".fq-state").c_str(), "rb");
+  if (!f) return size_t(-1);
+  uint64_t token = 0;
+  const bool ok = std::fseek(f, long(kTokenOffset), SEEK_SET) == 0 &&
+                  std::fread(&token, sizeof token, 1, f) == 1;
+  std::fclose(f);
+  if (!ok) return size_t(-1);
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "fq-%016llx-", static_cast<unsigned long long>(token));
   size_t n = 0;
   std::error_code ec;
   for (const auto &e : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = e.path().filename().string();
-    const bool arena = name.size() > 6 && name.compare(name.size() - 6, 6, "-slots") == 0;
-    if (name.rfind("fq-", 0) == 0 && !arena) ++n;
+    if (name.rfind(prefix, 0) == 0 && name != std::string(prefix) + "slots") ++n;
   }
   return n;
 }
