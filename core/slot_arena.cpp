@@ -18,8 +18,10 @@ namespace {
 
 // A slot word: phase in bits 0-1, pid in bits 2-31, generation in bits 32-63.
 enum Phase : uint64_t { kFree = 0, kWriting = 1, kReady = 2, kReading = 3 };
-constexpr size_t kTableSize = 4096;
-static_assert(SlotArena::kSlots * sizeof(uint64_t) <= kTableSize, "slot table fits its page");
+// The slot words, then on a cache line of its own the lowest index that may
+// be free (a hint: scans start there; frees lower it).
+constexpr size_t kHintOffset = SlotArena::kSlots * sizeof(uint64_t);
+constexpr size_t kTableSize = (kHintOffset + 64 + 4095) / 4096 * 4096;
 
 uint64_t make_word(uint64_t phase, uint32_t pid, uint32_t gen) {
   return uint64_t(gen) << 32 | uint64_t(pid & 0x3FFFFFFFu) << 2 | phase;
@@ -62,6 +64,17 @@ Errc SlotArena::open(uint64_t token, bool create, mode_t mode) noexcept {
   }
 }
 
+std::atomic<uint32_t> &SlotArena::hint() const noexcept {
+  return *reinterpret_cast<std::atomic<uint32_t> *>(reinterpret_cast<uint8_t *>(words_) +
+                                                    kHintOffset);
+}
+
+void SlotArena::lower_hint(uint32_t i) noexcept {
+  uint32_t h = hint().load(std::memory_order_relaxed);
+  while (i < h && !hint().compare_exchange_weak(h, i)) {
+  }
+}
+
 uint8_t *SlotArena::slot(uint32_t i) const noexcept {
   return reinterpret_cast<uint8_t *>(words_) + kTableSize + size_t(i) * kSlotSize;
 }
@@ -69,9 +82,11 @@ uint8_t *SlotArena::slot(uint32_t i) const noexcept {
 bool SlotArena::put(uint32_t pid, const iovec *iov, size_t iovcnt, size_t total,
                     SlotRef &out) noexcept {
   if (!words_ || total > kSlotSize) return false;
-  // Lowest free slot first: the pages a queue touches stay few.
+  // Lowest free slot first, so the pages a queue touches stay few (tmpfs
+  // backs only pages written), starting at the hint so a deep backlog does
+  // not mean a long scan.
   for (int pass = 0; pass < 2; ++pass) {
-    for (uint32_t i = 0; i < kSlots; ++i) {
+    for (uint32_t i = pass == 0 ? hint().load() : 0; i < kSlots; ++i) {
       uint64_t w = words_[i].load(std::memory_order_relaxed);
       if (phase_of(w) != kFree) continue;
       const uint32_t gen = gen_of(w) + 1;
@@ -86,6 +101,8 @@ bool SlotArena::put(uint32_t pid, const iovec *iov, size_t iovcnt, size_t total,
         dst += iov[k].iov_len;
       }
       words_[i].store(make_word(kReady, pid, gen), std::memory_order_release);
+      uint32_t expect = i;  // the hint pointed here: move it on
+      hint().compare_exchange_strong(expect, i + 1);
       out = SlotRef{uint32_t(total), i, gen};
       return true;
     }
@@ -96,6 +113,7 @@ bool SlotArena::put(uint32_t pid, const iovec *iov, size_t iovcnt, size_t total,
 
 void SlotArena::unput(const SlotRef &ref) noexcept {
   words_[ref.index].store(make_word(kFree, 0, ref.gen), std::memory_order_release);
+  lower_hint(ref.index);
 }
 
 bool SlotArena::claim(const SlotRef &ref, uint32_t pid) noexcept {
@@ -109,6 +127,7 @@ bool SlotArena::claim(const SlotRef &ref, uint32_t pid) noexcept {
 void SlotArena::take(const SlotRef &ref, void *buf) noexcept {
   if (ref.len > 0) std::memcpy(buf, slot(ref.index), ref.len);
   words_[ref.index].store(make_word(kFree, 0, ref.gen), std::memory_order_release);
+  lower_hint(ref.index);
 }
 
 // Slots held by a process that no longer exists (killed mid-copy) go back.
@@ -118,7 +137,7 @@ void SlotArena::reclaim_dead() noexcept {
     const uint64_t phase = phase_of(w);
     if (phase != kWriting && phase != kReading) continue;
     if (::kill(pid_t(pid_of(w)), 0) == 0 || errno != ESRCH) continue;
-    words_[i].compare_exchange_strong(w, make_word(kFree, 0, gen_of(w)));
+    if (words_[i].compare_exchange_strong(w, make_word(kFree, 0, gen_of(w)))) lower_hint(i);
   }
 }
 
@@ -129,6 +148,7 @@ void SlotArena::reset(const std::set<std::pair<uint32_t, uint32_t>> &keep) noexc
     if (phase_of(w) == kReady && keep.count({i, gen_of(w)})) continue;
     words_[i].store(make_word(kFree, 0, gen_of(w)));
   }
+  hint().store(0);
 }
 
 }  // namespace fq

@@ -19,7 +19,7 @@ namespace fq {
 
 class SlotArena {
  public:
-  static constexpr uint32_t kSlots = 256;
+  static constexpr uint32_t kSlots = 1024;
   static constexpr size_t kSlotSize = 64 * 1024;
 
   SlotArena() = default;
@@ -52,6 +52,8 @@ class SlotArena {
 
  private:
   void reclaim_dead() noexcept;
+  std::atomic<uint32_t> &hint() const noexcept;
+  void lower_hint(uint32_t i) noexcept;
   uint8_t *slot(uint32_t i) const noexcept;
 
   std::atomic<uint64_t> *words_ = nullptr;  // the slot table, then the slots
