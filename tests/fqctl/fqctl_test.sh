@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# fqctl from the shell, the way its users meet it: echo and cat, exit codes,
+# a queue that outlives the commands that used it.
+#   fqctl_test.sh PATH_TO_FQCTL
+set -euo pipefail
+fqctl=$1
+dir=$(mktemp -d /tmp/fqctl-test-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+q=$dir/jobs.fifo
+fail() { echo "fqctl_test: $*" >&2; exit 1; }
+expect_status() {  # status, command...
+  local want=$1 got=0; shift
+  "$@" >"$dir/out" 2>"$dir/err" || got=$?
+  [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$dir/err")"
+}
+
+# One command sends, a later one receives (the queue outlives both).
+"$fqctl" send "$q" x
+[ -p "$q" ] || fail "send did not create the FIFO"
+[ "$("$fqctl" recv "$q")" = x ] || fail "recv after send"
+
+# Lines from stdin are messages; arguments are messages; order is kept.
+printf 'one\ntwo\n' | "$fqctl" send "$q"
+"$fqctl" send "$q" "three four" five
+[ "$("$fqctl" recv "$q" -n 4 | paste -sd,)" = "one,two,three four,five" ] || fail "order or split"
+
+# echo into the FIFO while a receiver waits: the shell's way in.
+"$fqctl" recv "$q" --timeout 10 >"$dir/got" &
+recv_pid=$!
+# The receiver holds the FIFO open once it waits; echo needs a reader, so it
+# cannot finish before. timeout(1) turns a hang into a failure.
+timeout 10 sh -c "echo 'from echo' >> '$q'"
+wait "$recv_pid" || fail "recv while echo wrote"
+[ "$(cat "$dir/got")" = "from echo" ] || fail "echo line: $(cat "$dir/got")"
+
+# cat a file of lines in; -n 0 drains everything there is.
+seq 1 100 >"$dir/lines"
+"$fqctl" send "$q" <"$dir/lines"
+"$fqctl" recv "$q" -n 0 --timeout 0 >"$dir/drained"
+cmp -s "$dir/lines" "$dir/drained" || fail "100 lines through send and recv -n 0"
+
+# A large message (far past PIPE_BUF; one argument is capped at 128 KiB) round-trips whole.
+head -c 100000 /dev/zero | tr '\0' 'z' >"$dir/big"
+"$fqctl" send "$q" "$(cat "$dir/big")"
+"$fqctl" recv "$q" | head -c 100000 | cmp -s - "$dir/big" || fail "100 kB message"
+
+# stat, as text and JSON.
+"$fqctl" send "$q" a b
+"$fqctl" stat "$q" | grep -qE '^queued_msgs +2$' || fail "stat text: $("$fqctl" stat "$q")"
+"$fqctl" stat "$q" --json | grep -q '"queued_msgs": 2' || fail "stat json"
+"$fqctl" recv "$q" -n 2 >/dev/null
+
+# Exit codes scripts rely on.
+expect_status 3 "$fqctl" recv "$q" --timeout 0.1
+grep -q "no message within" "$dir/err" || fail "timeout message"
+expect_status 2 "$fqctl" recv "$q" --bogus
+expect_status 2 "$fqctl" frobnicate "$q"
+expect_status 1 "$fqctl" recv "$dir/missing"
+grep -q "no such file" "$dir/err" || fail "missing queue message: $(cat "$dir/err")"
+echo precious >"$dir/regular"
+expect_status 1 "$fqctl" send "$dir/regular" x
+[ "$(cat "$dir/regular")" = precious ] || fail "a regular file was written to"
+for sub in send recv stat create rm; do
+  expect_status 0 "$fqctl" "$sub" --help
+  grep -q "usage: fqctl" "$dir/out" || fail "$sub --help"
+done
+
+# create with a mode, rm removes everything.
+"$fqctl" create "$dir/shared" --mode 660
+[ "$(stat -c %a "$dir/shared")" = 660 ] || fail "create --mode"
+"$fqctl" rm "$dir/shared"
+[ ! -e "$dir/shared" ] && [ ! -e "$dir/shared.fq-state" ] || fail "rm left files"
+expect_status 1 "$fqctl" rm "$dir/shared"
+"$fqctl" rm "$q"
+echo "fqctl_test: ok"
