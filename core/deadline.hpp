@@ -21,6 +21,17 @@ class Deadline {
     return d;
   }
 
+  // This deadline, or `at_ns` (monotonic) if that comes first: for waits
+  // that must also wake for something due at a known time.
+  Deadline capped(int64_t at_ns) const noexcept {
+    Deadline c = *this;
+    if (forever_ || at_ns < at_ns_) {
+      c.forever_ = false;
+      c.at_ns_ = at_ns;
+    }
+    return c;
+  }
+
   bool forever() const noexcept { return forever_; }
   // True for timeout 0: the caller asked not to wait at all (FQ_EAGAIN).
   bool is_poll() const noexcept { return poll_; }

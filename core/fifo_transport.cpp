@@ -7,10 +7,13 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
 #include "crc32c.hpp"
+#include "dead_log.hpp"
+#include "retry_policy.hpp"
 #include "frame.hpp"
 #include "futex.hpp"
 
@@ -18,6 +21,8 @@ namespace fq {
 
 std::string state_path(const std::string &fifo) { return fifo + ".fq-state"; }
 std::string bell_path(const std::string &fifo) { return fifo + ".fq-bell"; }
+std::string dead_letter_path(const std::string &fifo) { return fifo + ".dlq"; }
+std::string dead_log_path(const std::string &fifo) { return fifo + ".fq-dead"; }
 
 // Holds rx_mutex. If its previous owner died inside, repairs the staging marks
 // before anyone reads staging again.
@@ -160,6 +165,16 @@ void FifoTransport::repair() {
     if (t.kind == Token::slot_ref) keep_slots.insert({t.slot.index, t.slot.gen});
   });
   h->queued.store(Room::pack(msgs, bytes));
+  // Held due times are on this boot's monotonic clock: after a reboot every
+  // held message is due at once.
+  char boot[sizeof h->boot_id] = {};
+  if (FILE *f = std::fopen("/proc/sys/kernel/random/boot_id", "re")) {
+    if (!std::fgets(boot, sizeof boot, f)) boot[0] = 0;
+    std::fclose(f);
+  }
+  const bool rebooted = std::memcmp(boot, h->boot_id, sizeof boot) != 0;
+  std::memcpy(h->boot_id, boot, sizeof boot);
+  held_.repair(rebooted, keep_files);
   payloads_.sweep(keep_files);
   slots_.reset(keep_slots);
 }
@@ -217,6 +232,17 @@ Errc FifoTransport::reconnect() noexcept {
 // ---- sending ----
 
 Errc FifoTransport::send(const iovec *iov, size_t iovcnt, const Deadline &d) noexcept {
+  return send_msg(iov, iovcnt, nullptr, d);
+}
+
+Errc FifoTransport::send_enveloped(const Envelope &env, const iovec *iov, size_t iovcnt,
+                                   const Deadline &d) noexcept {
+  if (flags_ & kLines) return Errc::INVAL;  // a line has no room for an envelope
+  return send_msg(iov, iovcnt, &env, d);
+}
+
+Errc FifoTransport::send_msg(const iovec *iov, size_t iovcnt, const Envelope *env,
+                             const Deadline &d) noexcept {
   if ((flags_ & kWrite) == 0) return Errc::BADF;
   if (iovcnt > 0 && iov == nullptr) return Errc::INVAL;
   if (Errc e = check_fork(); e != Errc::ok) return e;
@@ -230,15 +256,29 @@ Errc FifoTransport::send(const iovec *iov, size_t iovcnt, const Deadline &d) noe
   }
   if (flags_ & kLines) return send_line(iov, iovcnt, total, d);
   if (total > h->limits.max_msg) return Errc::MSGSIZE;
+  uint8_t env_buf[Envelope::kMaxSize];
+  const size_t env_len = env ? env->size() : 0;
+  if (env) env->encode(env_buf);
   if (Errc e = reserve(total, d); e != Errc::ok) return e;
   Errc e;
   SlotRef slot;
-  if (total <= kMaxInline) {
-    e = write_frame(iov, iovcnt, size_t(total), d);
+  if (env_len + total <= kMaxInline) {
+    e = write_frame(iov, iovcnt, size_t(total), env_buf, env_len, d);
   } else if (slots_.put(pid_, iov, iovcnt, size_t(total), slot)) {
-    e = send_slot(slot, d);
+    uint8_t ref[kSlotRefSize];
+    encode_slot_ref(ref, slot);
+    e = send_ref(FrameKind::slot_ref, ref, sizeof ref, env_buf, env_len, d);
+    if (e != Errc::ok) slots_.unput(slot);
   } else {
-    e = send_shm(iov, iovcnt, total, d);
+    const ShmRef r{total, pid_, seq_.fetch_add(1, std::memory_order_relaxed)};
+    ShmRef written = r;
+    e = payloads_.write(pid_, written.seq, iov, iovcnt, total);
+    if (e == Errc::ok) {
+      uint8_t ref[kShmRefSize];
+      encode_shm_ref(ref, written);
+      e = send_ref(FrameKind::shm_ref, ref, sizeof ref, env_buf, env_len, d);
+      if (e != Errc::ok) payloads_.remove(pid_, written.seq);
+    }
   }
   if (e != Errc::ok) {
     release(total);
@@ -288,53 +328,47 @@ Errc FifoTransport::send_line(const iovec *iov, size_t iovcnt, size_t total,
   return e;
 }
 
-Errc FifoTransport::write_frame(const iovec *iov, size_t iovcnt, size_t total,
-                                const Deadline &d) noexcept {
+// One frame: the header, the envelope if any, then the payload's iovecs.
+Errc FifoTransport::write_frame(const iovec *iov, size_t iovcnt, size_t total, const uint8_t *env,
+                                size_t env_len, const Deadline &d) noexcept {
   uint8_t header[kHeaderSize];
   uint8_t joined[kMaxInline];
-  iovec v[65];
+  iovec v[66];
   size_t cnt = 1;
+  uint32_t crc = 0;
+  if (env_len > 0) {
+    crc = crc32c(crc, env, env_len);
+    v[cnt++] = iovec{const_cast<uint8_t *>(env), env_len};
+  }
   if (iovcnt < 64) {
-    uint32_t crc = 0;
     for (size_t i = 0; i < iovcnt; ++i) {
       if (iov[i].iov_len == 0) continue;
       crc = crc32c(crc, iov[i].iov_base, iov[i].iov_len);
       v[cnt++] = iov[i];
     }
-    encode_header(header, FrameKind::inline_msg, kFlagCounted, uint32_t(total), crc);
   } else {
     gather(iov, iovcnt, joined);
+    crc = crc32c(crc, joined, total);
     v[cnt++] = iovec{joined, total};
-    encode_header(header, FrameKind::inline_msg, kFlagCounted, uint32_t(total),
-                  crc32c(0, joined, total));
   }
+  const uint8_t flags = kFlagCounted | (env_len > 0 ? kFlagEnvelope : 0);
+  encode_header(header, FrameKind::inline_msg, flags, uint32_t(env_len + total), crc);
   v[0] = iovec{header, kHeaderSize};
-  return write_atomic(fifo_.get(), map_.hdr()->removed, v, int(cnt), kHeaderSize + total, d);
+  return write_atomic(fifo_.get(), map_.hdr()->removed, v, int(cnt), kHeaderSize + env_len + total,
+                      d);
 }
 
-Errc FifoTransport::send_shm(const iovec *iov, size_t iovcnt, uint64_t total,
-                             const Deadline &d) noexcept {
-  uint64_t seq = seq_.fetch_add(1, std::memory_order_relaxed);
-  if (Errc e = payloads_.write(pid_, seq, iov, iovcnt, total); e != Errc::ok) return e;
-  uint8_t frame[kHeaderSize + kShmRefSize];
-  encode_shm_ref(frame + kHeaderSize, ShmRef{total, pid_, seq});
-  encode_header(frame, FrameKind::shm_ref, kFlagCounted, kShmRefSize,
-                crc32c(0, frame + kHeaderSize, kShmRefSize));
-  const iovec v{frame, sizeof frame};
-  const Errc e = write_atomic(fifo_.get(), map_.hdr()->removed, &v, 1, sizeof frame, d);
-  if (e != Errc::ok) payloads_.remove(pid_, seq);
-  return e;
-}
-
-Errc FifoTransport::send_slot(const SlotRef &ref, const Deadline &d) noexcept {
-  uint8_t frame[kHeaderSize + kSlotRefSize];
-  encode_slot_ref(frame + kHeaderSize, ref);
-  encode_header(frame, FrameKind::slot_ref, kFlagCounted, kSlotRefSize,
-                crc32c(0, frame + kHeaderSize, kSlotRefSize));
-  const iovec v{frame, sizeof frame};
-  const Errc e = write_atomic(fifo_.get(), map_.hdr()->removed, &v, 1, sizeof frame, d);
-  if (e != Errc::ok) slots_.unput(ref);
-  return e;
+// A frame that points at a payload kept elsewhere (a slot or a file).
+Errc FifoTransport::send_ref(FrameKind kind, const uint8_t *ref, size_t ref_len,
+                             const uint8_t *env, size_t env_len, const Deadline &d) noexcept {
+  uint8_t frame[kHeaderSize + Envelope::kMaxSize + kShmRefSize];
+  if (env_len > 0) std::memcpy(frame + kHeaderSize, env, env_len);
+  std::memcpy(frame + kHeaderSize + env_len, ref, ref_len);
+  const size_t body = env_len + ref_len;
+  const uint8_t flags = kFlagCounted | (env_len > 0 ? kFlagEnvelope : 0);
+  encode_header(frame, kind, flags, uint32_t(body), crc32c(0, frame + kHeaderSize, body));
+  const iovec v{frame, kHeaderSize + body};
+  return write_atomic(fifo_.get(), map_.hdr()->removed, &v, 1, kHeaderSize + body, d);
 }
 
 // Takes room for one message of `len` bytes, waiting on the room futex while
@@ -390,15 +424,53 @@ void FifoTransport::release(uint64_t len) noexcept {
 
 // ---- receiving ----
 
+Errc FifoTransport::Want::place(size_t n, uint8_t *&out) noexcept {
+  len = n;
+  if (msg == nullptr) {
+    if (cap < n) return Errc::TOOSMALL;
+    out = static_cast<uint8_t *>(buf);
+    return Errc::ok;
+  }
+  if (!msg->data || msg->len < n) {
+    msg->data.reset(new (std::nothrow) uint8_t[n > 0 ? n : 1]);
+    if (!msg->data) return Errc::NOMEM;
+  }
+  msg->len = n;
+  out = msg->data.get();
+  return Errc::ok;
+}
+
 Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
                          const Deadline &d) noexcept {
-  if ((flags_ & kRead) == 0) return Errc::BADF;
   if (cap > 0 && buf == nullptr) return Errc::INVAL;
+  Want w;
+  w.buf = buf;
+  w.cap = cap;
+  w.peek = peek;
+  const Errc e = receive_any(w, d);
+  if (e == Errc::ok || e == Errc::TOOSMALL) *len = w.len;
+  return e;
+}
+
+Errc FifoTransport::receive(Received &out, int lease_ms, const Deadline &d) noexcept {
+  out = Received();
+  Want w;
+  w.msg = &out;
+  w.lease_ms = lease_ms;
+  return receive_any(w, d);
+}
+
+Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
+  if ((flags_ & kRead) == 0) return Errc::BADF;
   if (Errc e = check_fork(); e != Errc::ok) return e;
   StateHeader *h = map_.hdr();
   bool woken = false;
   for (;;) {
     if (h->removed.load()) return Errc::CLOSED;
+    // Messages due for a retry, or whose lease ran out, go first.
+    if (!w.peek) {
+      if (Errc e = take_held(w); e != Errc::AGAIN) return e;
+    }
     Taken t;
     Errc e;
     bool wake_others = false, waiting = false;
@@ -407,7 +479,7 @@ Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
       if (lock.err() != Errc::ok) return lock.err();
       // If the last read emptied the pipe, a read now would most likely only
       // say EAGAIN: go to ppoll first, which returns at once if data came.
-      e = take_locked(buf, cap, peek, woken || d.is_poll() || !h->drained, t);
+      e = take_locked(w, woken || d.is_poll() || !h->drained, t);
       if (e == Errc::AGAIN) {
         if (!d.is_poll()) {
           h->rx_waiters.fetch_add(1);
@@ -420,29 +492,70 @@ Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
       }
     }
     if (wake_others) ring_bell();
-    if (e == Errc::ok || e == Errc::TOOSMALL) *len = t.len;
+    uint8_t *dest = w.msg ? w.msg->data.get() : static_cast<uint8_t *>(w.buf);
     if (e == Errc::ok && t.in_slot) {
-      slots_.take(t.slot, buf);
+      slots_.take(t.slot, dest);
+      return Errc::ok;
+    }
+    if (e == Errc::ok && t.held_file) {
+      Fd fd;
+      e = payloads_.open(HeldTable::kFilePid, HeldTable::file_seq(t.held), fd);
+      if (e == Errc::ok) e = ShmPayloads::copy(fd, w.len, dest);
+      if (e != Errc::ok) {  // held, not delivered: the lease brings it back
+        w.msg->leased = false;
+        return e;
+      }
       return Errc::ok;
     }
     if (e == Errc::ok && t.payload) {
-      e = ShmPayloads::copy(t.payload, t.len, buf);
+      e = ShmPayloads::copy(t.payload, w.len, dest);
       if (e != Errc::ok) h->dropped.fetch_add(1);  // taken from the queue, not delivered
       return e;
     }
     if (e != Errc::AGAIN) return e;
     if (!waiting) return Errc::AGAIN;
     pollfd fds[2] = {{fifo_.get(), POLLIN, 0}, {bell_.get(), POLLIN, 0}};
-    e = wait_fds(fds, 2, d);
+    e = wait_fds(fds, 2, d.capped(held_.wake_at()));
     h->rx_waiters.fetch_sub(1);
     if (fds[1].revents & POLLIN) drain_bell();
+    if (e == Errc::TIMEDOUT && !d.expired()) e = Errc::ok;  // something held is due
     if (e != Errc::ok) return e;
     woken = true;
   }
 }
 
-Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, bool may_read,
-                                Taken &t) noexcept {
+// Hands out a held message that is due. AGAIN when there is none.
+Errc FifoTransport::take_held(Want &w) noexcept {
+  const bool lease = w.lease_ms >= 0;
+  const int64_t until = Deadline::now_ns() + int64_t(lease ? w.lease_ms : 0) * 1000000;
+  for (;;) {
+    HeldRef r;
+    uint64_t plen = 0;
+    const uint64_t max_len = w.msg ? UINT64_MAX : w.cap;
+    Errc e = held_.take_due(lease, until, max_len, r, plen);
+    if (e == Errc::TOOSMALL) w.len = size_t(plen);
+    if (e != Errc::ok) return e;
+    uint8_t *dest = nullptr;
+    e = w.place(size_t(plen), dest);
+    Envelope scratch;
+    if (e == Errc::ok) e = held_.read(r, w.msg ? w.msg->env : scratch, dest);
+    if (e == Errc::ok && lease) {
+      w.msg->leased = true;
+      w.msg->lease = HeldTable::file_seq(r);
+    } else {
+      // A plain receive takes it for good; so does one whose payload is gone.
+      held_.release(r);
+    }
+    if (e == Errc::NOENT) {
+      map_.hdr()->dropped.fetch_add(1);
+      continue;
+    }
+    if (e == Errc::ok) map_.hdr()->received.fetch_add(1, std::memory_order_relaxed);
+    return e;
+  }
+}
+
+Errc FifoTransport::take_locked(Want &w, bool may_read, Taken &t) noexcept {
   StateHeader *h = map_.hdr();
   const uint8_t *s = map_.staging();
   for (;;) {
@@ -470,10 +583,29 @@ Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, bool may_read,
       drop();
       continue;
     }
-    t.len = tk.msg_len;
-    if (peek) return Errc::ok;
-    if (cap < t.len) return Errc::TOOSMALL;
-    if (tk.kind == Token::slot_ref) {
+    if (w.peek) {
+      w.len = tk.msg_len;
+      return Errc::ok;
+    }
+    uint8_t *dest = nullptr;
+    if (Errc e = w.place(tk.msg_len, dest); e != Errc::ok) return e;
+    if (w.msg) {
+      Envelope &env = w.msg->env;
+      size_t used = 0;
+      if (tk.env_len > 0 && !env.decode(s + head + tk.env_off, tk.env_len, &used)) {
+        drop();  // a frame whose checksum holds but whose envelope does not parse
+        continue;
+      }
+      env.attempts += 1;  // this delivery
+    }
+    if (w.lease_ms >= 0) {
+      const Errc e = lease_locked(w, tk, s + head, t);
+      if (e == Errc::NOENT) {
+        drop();
+        continue;
+      }
+      if (e != Errc::ok) return e;
+    } else if (tk.kind == Token::slot_ref) {
       // Claimed before the cursor moves, as payload files are below.
       if (!slots_.claim(tk.slot, pid_)) {  // its claimer died, or no arena here
         drop();
@@ -491,14 +623,56 @@ Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, bool may_read,
         continue;
       }
       if (e != Errc::ok) return e;
-    } else if (t.len > 0) {
-      std::memcpy(buf, s + head + tk.msg_off, t.len);
+    } else if (tk.msg_len > 0) {
+      std::memcpy(dest, s + head + tk.msg_off, tk.msg_len);
     }
     h->cursor.store(next);
-    if (tk.counted) release(t.len);
+    if (tk.counted) release(tk.msg_len);
     h->received.fetch_add(1, std::memory_order_relaxed);
     return Errc::ok;
   }
+}
+
+// A leased receive, under rx_mutex: the message enters the held table before
+// the cursor moves past it, so a receiver killed in between leaves it twice
+// (held and staged), never nowhere. NOENT: its payload is gone.
+Errc FifoTransport::lease_locked(Want &w, const Token &tk, const uint8_t *staged,
+                                 Taken &t) noexcept {
+  Received &m = *w.msg;
+  if (m.env.enqueued_ms == 0) m.env.enqueued_ms = wall_ms();  // now in fq's care
+  HeldRef r;
+  if (Errc e = held_.reserve(r); e != Errc::ok) return e;
+  Errc e = Errc::ok;
+  uint8_t *dest = m.data.get();
+  if (tk.kind == Token::slot_ref) {
+    if (!slots_.claim(tk.slot, pid_)) {
+      e = Errc::NOENT;
+    } else {
+      slots_.read(tk.slot, dest);
+      const iovec v{dest, tk.msg_len};
+      e = held_.fill(r, m.env, &v, 1, tk.msg_len);
+      if (e != Errc::ok) slots_.unclaim(tk.slot, pid_);
+    }
+  } else if (tk.kind == Token::shm_ref) {
+    e = held_.fill_from_file(r, m.env, tk.ref);
+    t.held_file = e == Errc::ok;
+    t.held = r;
+  } else {
+    const iovec v{const_cast<uint8_t *>(staged + tk.msg_off), tk.msg_len};
+    if (tk.msg_len > 0) std::memcpy(dest, staged + tk.msg_off, tk.msg_len);
+    e = held_.fill(r, m.env, &v, 1, tk.msg_len);
+  }
+  if (e != Errc::ok) {
+    held_.release(r);
+    return e;
+  }
+  held_.publish(r, kHeldLeased, Deadline::now_ns() + int64_t(w.lease_ms) * 1000000);
+  // Held now: a slot can go before the cursor moves (its reference, if seen
+  // again, no longer matches and is dropped; the held copy is delivered).
+  if (tk.kind == Token::slot_ref) slots_.unput(tk.slot);
+  m.leased = true;
+  m.lease = HeldTable::file_seq(r);
+  return Errc::ok;
 }
 
 // Reads what the pipe has into staging. False when it had nothing.
@@ -592,6 +766,138 @@ Errc FifoTransport::stats(Stats &out) noexcept {
   out.room_bytes = h->limits.room_bytes;
   const int ps = ::fcntl(fifo_.get(), F_GETPIPE_SZ);
   out.pipe_size = ps > 0 ? uint64_t(ps) : 0;
+  return Errc::ok;
+}
+
+// ---- settling received messages ----
+
+namespace {
+
+HeldRef held_ref(uint64_t lease) { return HeldRef{uint32_t(lease >> 32), uint32_t(lease)}; }
+
+}  // namespace
+
+Errc FifoTransport::ack(Received &m) noexcept {
+  if (!m.leased) return Errc::ok;  // nothing is held for a plain receive
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  m.leased = false;
+  return held_.release(held_ref(m.lease)) ? Errc::ok : Errc::LEASELOST;
+}
+
+Errc FifoTransport::abandon(Received &m) noexcept {
+  if (!m.leased) return Errc::ok;
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  m.leased = false;
+  const Errc e = held_.requeue(held_ref(m.lease), m.env, Deadline::now_ns());
+  if (e == Errc::ok) ring_bell();
+  return e;
+}
+
+Errc FifoTransport::retry(Received &m, const std::string &reason, int64_t delay_ms) noexcept {
+  if (delay_ms < 0) return Errc::INVAL;
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  try {
+    Envelope env = m.env;
+    env.reason = reason;
+    env.not_before_ms = wall_ms() + delay_ms;
+    if (env.enqueued_ms == 0) env.enqueued_ms = wall_ms();
+    const int64_t due = Deadline::now_ns() + delay_ms * 1000000;
+    Errc e;
+    if (m.leased) {
+      e = held_.requeue(held_ref(m.lease), env, due);
+      if (e == Errc::ok || e == Errc::LEASELOST) m.leased = false;
+    } else {
+      e = hold_waiting(m, env, due);
+    }
+    if (e != Errc::ok) return e;
+    m.env = std::move(env);
+    map_.hdr()->retried.fetch_add(1, std::memory_order_relaxed);
+    // Sleeping receivers bounded their sleep by the old earliest due time.
+    if (map_.hdr()->rx_waiters.load() > 0) ring_bell();
+    return Errc::ok;
+  } catch (const std::bad_alloc &) {
+    return Errc::NOMEM;
+  }
+}
+
+// A message received without a lease, held anew to wait for its retry.
+Errc FifoTransport::hold_waiting(Received &m, const Envelope &env, int64_t due_ns) noexcept {
+  HeldRef r;
+  if (Errc e = held_.reserve(r); e != Errc::ok) return e;
+  const iovec v{m.data.get(), m.len};
+  if (Errc e = held_.fill(r, env, &v, 1, m.len); e != Errc::ok) {
+    held_.release(r);
+    return e;
+  }
+  held_.publish(r, kHeldWaiting, due_ns);
+  return Errc::ok;
+}
+
+Errc FifoTransport::dead_letter_queue(Transport *&out) noexcept {
+  std::lock_guard<std::mutex> lock(dlq_mutex_);
+  if (!dlq_) {
+    struct stat st;
+    if (::fstat(fifo_.get(), &st) != 0) return errc_from_errno(errno);
+    OpenOptions o;
+    o.mode = st.st_mode & 0777;
+    try {
+      if (Errc e = FifoTransport::open(dead_letter_path(path_), kWrite | kCreate, o, dlq_);
+          e != Errc::ok) {
+        return e;
+      }
+    } catch (const std::bad_alloc &) {
+      return Errc::NOMEM;
+    }
+  }
+  out = dlq_.get();
+  return Errc::ok;
+}
+
+Errc FifoTransport::dead_letter(Received &m, const std::string &reason, bool permanent) noexcept {
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  try {
+    Envelope env = m.env;
+    const int64_t now = wall_ms();
+    env.reason = reason;
+    env.origin = path_;
+    env.deaths += 1;
+    if (env.first_death_ms == 0) env.first_death_ms = now;
+    env.last_death_ms = now;
+    env.not_before_ms = 0;
+    env.flags = permanent ? Envelope::kPermanent : 0;
+    if (env.enqueued_ms == 0) env.enqueued_ms = now;
+    Transport *dlq = nullptr;
+    if (Errc e = dead_letter_queue(dlq); e != Errc::ok) return e;
+    // The log first: once the message is in the queue it may be consumed.
+    struct stat st;
+    if (::fstat(fifo_.get(), &st) != 0) return errc_from_errno(errno);
+    if (Errc e = dead_log_append(dead_log_path(path_), st.st_mode & 0666, env, m.data.get(), m.len);
+        e != Errc::ok) {
+      return e;
+    }
+    const iovec v{m.data.get(), m.len};
+    // Not waiting: a full dead-letter queue is the caller's to handle; the
+    // message stays held meanwhile.
+    if (Errc e = dlq->send_enveloped(env, &v, 1, Deadline::after_ms(0)); e != Errc::ok) return e;
+    map_.hdr()->dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    m.env = std::move(env);
+    if (!m.leased) return Errc::ok;
+    m.leased = false;
+    // Lost: it went to the dead-letter queue and will come round once more.
+    return held_.release(held_ref(m.lease)) ? Errc::ok : Errc::LEASELOST;
+  } catch (const std::bad_alloc &) {
+    return Errc::NOMEM;
+  }
+}
+
+Errc FifoTransport::policy(Policy &out) noexcept {
+  out = map_.hdr()->policy;
+  return Errc::ok;
+}
+
+Errc FifoTransport::set_policy(const Policy &p) noexcept {
+  if (p.max_attempts == 0 || !(p.backoff_factor >= 1.0) || p.jitter_pct > 100) return Errc::INVAL;
+  map_.hdr()->policy = p;
   return Errc::ok;
 }
 

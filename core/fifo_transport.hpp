@@ -2,10 +2,12 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "fifo_io.hpp"
 #include "fork_guard.hpp"
+#include "held_table.hpp"
 #include "shared_state.hpp"
 #include "shm_payload.hpp"
 #include "slot_arena.hpp"
@@ -27,16 +29,46 @@ class FifoTransport final : public Transport {
   Errc stats(Stats &out) noexcept override;
   int flags() const noexcept override { return flags_; }
 
+  Errc send_enveloped(const Envelope &env, const iovec *iov, size_t iovcnt,
+                      const Deadline &d) noexcept override;
+  Errc receive(Received &out, int lease_ms, const Deadline &d) noexcept override;
+  Errc ack(Received &m) noexcept override;
+  Errc retry(Received &m, const std::string &reason, int64_t delay_ms) noexcept override;
+  Errc dead_letter(Received &m, const std::string &reason, bool permanent) noexcept override;
+  Errc abandon(Received &m) noexcept override;
+  Errc policy(Policy &out) noexcept override;
+  Errc set_policy(const Policy &p) noexcept override;
+
  private:
   class RxLock;
+  // What a receive asks for, and where the message goes.
+  struct Want {
+    void *buf = nullptr;  // the caller's buffer (fq_recv), or
+    size_t cap = 0;
+    bool peek = false;
+    Received *msg = nullptr;  // a message that owns its buffer (fq_recv_msg, fq_lease)
+    int lease_ms = -1;        // >= 0: lease it
+    size_t len = 0;           // out: the message's size
+    // Where `len` bytes go: TOOSMALL or NOMEM when they cannot.
+    Errc place(size_t n, uint8_t *&out) noexcept;
+  };
   struct Taken {
-    size_t len = 0;
     Fd payload;            // a claimed payload file, copied outside the lock
     bool in_slot = false;  // a claimed slot, copied outside the lock
     SlotRef slot;
+    bool held_file = false;  // a leased payload adopted into the held table
+    HeldRef held;
   };
 
-  FifoTransport(std::string path, int flags) : path_(std::move(path)), flags_(flags) {}
+  FifoTransport(std::string path, int flags)
+      : path_(std::move(path)), flags_(flags), held_(map_, payloads_, pid_) {}
+
+  Errc receive_any(Want &w, const Deadline &d) noexcept;
+  Errc take_held(Want &w) noexcept;
+  Errc lease_locked(Want &w, const Token &tk, const uint8_t *staged, Taken &t) noexcept;
+  Errc send_msg(const iovec *iov, size_t iovcnt, const Envelope *env, const Deadline &d) noexcept;
+  Errc hold_waiting(Received &m, const Envelope &env, int64_t due_ns) noexcept;
+  Errc dead_letter_queue(Transport *&out) noexcept;
 
   Errc attach(const OpenOptions &opts) noexcept;
   Errc lock_and_map(const OpenOptions &opts, mode_t mode) noexcept;
@@ -47,13 +79,14 @@ class FifoTransport final : public Transport {
   void set_pipe_size() noexcept;
 
   Errc send_line(const iovec *iov, size_t iovcnt, size_t total, const Deadline &d) noexcept;
-  Errc write_frame(const iovec *iov, size_t iovcnt, size_t total, const Deadline &d) noexcept;
-  Errc send_shm(const iovec *iov, size_t iovcnt, uint64_t total, const Deadline &d) noexcept;
-  Errc send_slot(const SlotRef &ref, const Deadline &d) noexcept;
+  Errc write_frame(const iovec *iov, size_t iovcnt, size_t total, const uint8_t *env,
+                   size_t env_len, const Deadline &d) noexcept;
+  Errc send_ref(FrameKind kind, const uint8_t *ref, size_t ref_len, const uint8_t *env,
+                size_t env_len, const Deadline &d) noexcept;
   Errc reserve(uint64_t len, const Deadline &d) noexcept;
   void release(uint64_t len) noexcept;
 
-  Errc take_locked(void *buf, size_t cap, bool peek, bool may_read, Taken &t) noexcept;
+  Errc take_locked(Want &w, bool may_read, Taken &t) noexcept;
   bool fill_locked() noexcept;
   bool compact_locked() noexcept;
   void drain_locked() noexcept;
@@ -71,9 +104,14 @@ class FifoTransport final : public Transport {
   ForkGuard fork_;
   uint32_t pid_ = 0;
   std::atomic<uint64_t> seq_{0};
+  HeldTable held_;
+  std::mutex dlq_mutex_;  // opens the dead-letter queue once
+  std::unique_ptr<Transport> dlq_;
 };
 
 std::string state_path(const std::string &fifo);
 std::string bell_path(const std::string &fifo);
+std::string dead_letter_path(const std::string &fifo);  // the queue P.dlq
+std::string dead_log_path(const std::string &fifo);     // P.fq-dead
 
 }  // namespace fq

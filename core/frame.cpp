@@ -3,34 +3,24 @@
 #include <cstring>
 
 #include "crc32c.hpp"
+#include "le.hpp"
 
 namespace fq {
 namespace {
 
-uint32_t load32(const uint8_t *p) noexcept {
-  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-}
-uint64_t load64(const uint8_t *p) noexcept { return load32(p) | uint64_t(load32(p + 4)) << 32; }
-void store32(uint8_t *p, uint32_t v) noexcept {
-  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
-}
-void store64(uint8_t *p, uint64_t v) noexcept {
-  store32(p, uint32_t(v));
-  store32(p + 4, uint32_t(v >> 32));
-}
-
 // A plausible header: magic, known kind and flags, sane length, good CRC.
 bool header_ok(const uint8_t *p) noexcept {
   if (p[0] != kMagic0 || p[1] != kMagic1) return false;
-  if (p[3] & ~kFlagCounted) return false;
+  if (p[3] & ~(kFlagCounted | kFlagEnvelope)) return false;
   const uint32_t body = load32(p + 4);
-  if (p[2] == uint8_t(FrameKind::inline_msg)) {
-    if (body > kMaxInline) return false;
-  } else if (p[2] == uint8_t(FrameKind::shm_ref)) {
-    if (body != kShmRefSize) return false;
+  // An envelope's size is checked with the body; here only what bounds it.
+  const bool env = p[3] & kFlagEnvelope;
+  if (body > kMaxInline) return false;
+  if (p[2] == uint8_t(FrameKind::shm_ref)) {
+    if (env ? body < kShmRefSize : body != kShmRefSize) return false;
   } else if (p[2] == uint8_t(FrameKind::slot_ref)) {
-    if (body != kSlotRefSize) return false;
-  } else {
+    if (env ? body < kSlotRefSize : body != kSlotRefSize) return false;
+  } else if (p[2] != uint8_t(FrameKind::inline_msg)) {
     return false;
   }
   return crc32c(0, p, 12) == load32(p + 12);
@@ -53,10 +43,24 @@ Token frame_at_front(const uint8_t *p, size_t n) noexcept {
   Token t;
   t.size = kHeaderSize + body;
   t.counted = p[3] & kFlagCounted;
+  size_t rest = body;  // the body after the envelope
+  if (p[3] & kFlagEnvelope) {
+    const size_t env = body >= 2 ? load16(b) : 0;
+    const size_t ref = p[2] == uint8_t(FrameKind::shm_ref)    ? kShmRefSize
+                       : p[2] == uint8_t(FrameKind::slot_ref) ? kSlotRefSize
+                                                              : 0;
+    if (env < kEnvelopeFixedSize || env > body || (ref != 0 && body - env != ref)) {
+      return make(Token::garbage, kHeaderSize + body);
+    }
+    t.env_off = kHeaderSize;
+    t.env_len = env;
+    b += env;
+    rest -= env;
+  }
   if (p[2] == uint8_t(FrameKind::inline_msg)) {
     t.kind = Token::inline_msg;
-    t.msg_off = kHeaderSize;
-    t.msg_len = body;
+    t.msg_off = kHeaderSize + t.env_len;
+    t.msg_len = rest;
   } else if (p[2] == uint8_t(FrameKind::shm_ref)) {
     t.kind = Token::shm_ref;
     t.ref.len = load64(b);

@@ -13,7 +13,9 @@ constexpr size_t kShmRefSize = 24;
 constexpr size_t kSlotRefSize = 16;
 constexpr uint8_t kMagic0 = 0xFE;  // never appears in UTF-8 text
 constexpr uint8_t kMagic1 = 0x71;
-constexpr uint8_t kFlagCounted = 1;  // the sender reserved room for this message
+constexpr uint8_t kFlagCounted = 1;   // the sender reserved room for this message
+constexpr uint8_t kFlagEnvelope = 2;  // the body starts with an envelope (envelope.hpp)
+constexpr size_t kEnvelopeFixedSize = 48;  // the smallest envelope: no origin, no reason
 
 enum class FrameKind : uint8_t { inline_msg = 1, shm_ref = 2, slot_ref = 3 };
 
@@ -45,6 +47,8 @@ struct Token {
   size_t size = 0;     // bytes of the stream this token covers
   size_t msg_off = 0;  // inline and line: where the message starts
   size_t msg_len = 0;  // every message kind: its length
+  size_t env_off = 0;  // frames with an envelope: where it starts
+  size_t env_len = 0;  // and its size; 0 without one
   bool counted = false;
   ShmRef ref;
   SlotRef slot;

@@ -16,6 +16,8 @@
 namespace fq {
 namespace {
 
+constexpr size_t kHeldSize = kHeldEntries * (sizeof(HeldEntry) + kHeldBlob);
+
 uint64_t system_pipe_max() noexcept {
   uint64_t v = 1 << 20;
   if (FILE *f = std::fopen("/proc/sys/fs/pipe-max-size", "re")) {
@@ -65,8 +67,9 @@ Errc StateMap::create(int fd, const Limits &want) noexcept {
   if (l.room_msgs == 0) l.room_msgs = 1;
   // Staging holds what a read can bring (a pipe full) on top of a partial
   // token, and at the last close all of the pipe on top of what is staged.
-  const uint64_t staging = 2 * l.pipe_size + 64 * 1024;
-  const size_t size = kStagingOffset + staging;
+  // Whole pages, so the held table after it stays aligned.
+  const uint64_t staging = (2 * l.pipe_size + 64 * 1024 + 4095) & ~uint64_t(4095);
+  const size_t size = kStagingOffset + staging + kHeldSize;
   if (::ftruncate(fd, 0) != 0 || ::ftruncate(fd, off_t(size)) != 0) return errc_from_errno(errno);
   if (Errc e = map(fd, size); e != Errc::ok) return e;
 
@@ -78,7 +81,9 @@ Errc StateMap::create(int fd, const Limits &want) noexcept {
   h->token = token;
   h->limits = l;
   h->staging_cap = staging;
+  h->held_due.store(INT64_MAX);
   if (Errc e = init_mutex(&h->rx_mutex); e != Errc::ok) return e;
+  if (Errc e = init_mutex(&h->held_mutex); e != Errc::ok) return e;
   h->magic.store(kStateMagic, std::memory_order_release);
   return Errc::ok;
 }
@@ -90,7 +95,7 @@ Errc StateMap::attach(int fd) noexcept {
   if (Errc e = map(fd, size_t(st.st_size)); e != Errc::ok) return e;
   const StateHeader *h = hdr_;
   if (h->magic.load(std::memory_order_acquire) != kStateMagic || h->version != kStateVersion ||
-      h->header_size != sizeof(StateHeader) || kStagingOffset + h->staging_cap != size_) {
+      h->header_size != sizeof(StateHeader) || kStagingOffset + h->staging_cap + kHeldSize != size_) {
     return Errc::INVAL;
   }
   return Errc::ok;

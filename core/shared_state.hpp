@@ -12,7 +12,7 @@
 namespace fq {
 
 constexpr uint64_t kStateMagic = 0x3174617473716631ull;  // "1fqstat1" when read little-endian
-constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kStateVersion = 2;
 constexpr size_t kStagingOffset = 8192;  // header page(s), then staging
 
 // Room and sizes of one queue, fixed when its state file is created.
@@ -33,6 +33,36 @@ struct Room {
   static uint64_t bytes(uint64_t w) { return w & kBytesMask; }
   static uint64_t pack(uint64_t msgs, uint64_t bytes) { return msgs << kBytesBits | bytes; }
 };
+
+// The queue-wide retry policy; zero fields mean the defaults (README).
+struct Policy {
+  uint32_t max_attempts;
+  uint32_t lease_ms;
+  uint32_t backoff_base_ms;
+  uint32_t backoff_cap_ms;
+  double backoff_factor;
+  uint32_t jitter_pct;
+  uint32_t pad;
+};
+
+// The held table: messages leased to a receiver or waiting for a retry.
+constexpr uint32_t kHeldEntries = 4096;
+constexpr size_t kHeldBlob = 4096;  // envelope + payload kept in the table; more goes to a file
+enum HeldState : uint32_t { kHeldFree = 0, kHeldLeased = 1, kHeldWaiting = 2, kHeldBusy = 3 };
+
+// One held message, 64 bytes. `state` is stored last, so a writer killed
+// half-way leaves an entry that is FREE or BUSY, never half-described.
+struct HeldEntry {
+  std::atomic<uint32_t> state;
+  uint32_t gen;          // new for every hand-out: stale settlements are refused
+  uint32_t owner;        // LEASED, BUSY: the pid that holds it
+  uint32_t env_len;      // the blob starts with the envelope
+  uint64_t due_ns;       // monotonic: lease expiry (LEASED) or not-before (WAITING)
+  uint64_t payload_len;  // after the envelope in the blob, or in its file
+  uint32_t in_file;      // payload in the held payload file, see held_table.hpp
+  uint8_t reserved[28];
+};
+static_assert(sizeof(HeldEntry) == 64, "held entries are one cache line");
 
 struct StateHeader {
   std::atomic<uint64_t> magic;  // kStateMagic, stored last by the initialiser
@@ -66,7 +96,20 @@ struct StateHeader {
   std::atomic<uint64_t> dropped;
   std::atomic<uint64_t> lost_reads;
 
-  uint8_t reserved[2048];  // kept zero: leases and retries of the dead-letter layer
+  // Held table bookkeeping, guarded by held_mutex; the loads that let
+  // receivers skip the table are atomics.
+  alignas(64) pthread_mutex_t held_mutex;  // robust, process-shared
+  std::atomic<int64_t> held_due;           // earliest due_ns; INT64_MAX when nothing is held
+  std::atomic<uint32_t> held_leased;       // LEASED entries: waiters look for dead holders
+  uint32_t held_high;                      // entries at and past this index are FREE
+  int64_t held_checked_ns;                 // the last look for dead lease holders
+  char boot_id[40];                        // of the boot the due times belong to
+  Policy policy;
+  std::atomic<uint64_t> retried;
+  std::atomic<uint64_t> dead_lettered;
+  std::atomic<uint64_t> redelivered;  // leases that expired or whose holder died
+
+  uint8_t reserved[1536];  // kept zero for later layers
 };
 
 static_assert(sizeof(StateHeader) <= kStagingOffset, "header must fit before staging");
@@ -92,6 +135,13 @@ class StateMap {
 
   StateHeader *hdr() const noexcept { return hdr_; }
   uint8_t *staging() const noexcept { return reinterpret_cast<uint8_t *>(hdr_) + kStagingOffset; }
+  // The held table follows staging: entries, then one blob per entry.
+  HeldEntry *held() const noexcept {
+    return reinterpret_cast<HeldEntry *>(staging() + hdr_->staging_cap);
+  }
+  uint8_t *held_blob(uint32_t i) const noexcept {
+    return reinterpret_cast<uint8_t *>(held() + kHeldEntries) + size_t(i) * kHeldBlob;
+  }
 
   // Makes the receive mutex usable again: only when no other process holds
   // the state (first holder) or after its owner died.

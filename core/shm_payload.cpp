@@ -95,6 +95,28 @@ Errc ShmPayloads::claim(const ShmRef &ref, Fd &out) const noexcept {
   }
 }
 
+Errc ShmPayloads::open(uint32_t pid, uint64_t seq, Fd &out) const noexcept {
+  try {
+    out.reset(::open(name(pid, seq).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    return out ? Errc::ok : errc_from_errno(errno);
+  } catch (const std::bad_alloc &) {
+    return Errc::NOMEM;
+  }
+}
+
+Errc ShmPayloads::adopt(const ShmRef &from, uint32_t pid, uint64_t seq) const noexcept {
+  try {
+    const std::string src = name(from.pid, from.seq), dst = name(pid, seq);
+    struct stat st;
+    if (::lstat(src.c_str(), &st) != 0) return errc_from_errno(errno);
+    if (!S_ISREG(st.st_mode) || uint64_t(st.st_size) != from.len) return Errc::NOENT;
+    if (::rename(src.c_str(), dst.c_str()) != 0) return errc_from_errno(errno);
+    return Errc::ok;
+  } catch (const std::bad_alloc &) {
+    return Errc::NOMEM;
+  }
+}
+
 Errc ShmPayloads::copy(const Fd &fd, uint64_t len, void *buf) noexcept {
   auto *p = static_cast<char *>(buf);
   for (uint64_t off = 0; off < len;) {

@@ -35,6 +35,12 @@ class ShmPayloads {
   // Copies a claimed payload of `len` bytes into buf.
   static Errc copy(const Fd &fd, uint64_t len, void *buf) noexcept;
 
+  // Opens the payload (pid, seq) for reading, leaving its name in place.
+  Errc open(uint32_t pid, uint64_t seq, Fd &out) const noexcept;
+  // Renames the payload `from` to (pid, seq): one message changes owner
+  // without a copy. NOENT if it is gone or does not have the promised size.
+  Errc adopt(const ShmRef &from, uint32_t pid, uint64_t seq) const noexcept;
+
   void remove(uint32_t pid, uint64_t seq) const noexcept;
 
   // Removes every payload of this queue not in `keep` (pairs of pid, seq);

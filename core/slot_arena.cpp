@@ -125,9 +125,16 @@ bool SlotArena::claim(const SlotRef &ref, uint32_t pid) noexcept {
 }
 
 void SlotArena::take(const SlotRef &ref, void *buf) noexcept {
+  read(ref, buf);
+  unput(ref);
+}
+
+void SlotArena::read(const SlotRef &ref, void *buf) const noexcept {
   if (ref.len > 0) std::memcpy(buf, slot(ref.index), ref.len);
-  words_[ref.index].store(make_word(kFree, 0, ref.gen), std::memory_order_release);
-  lower_hint(ref.index);
+}
+
+void SlotArena::unclaim(const SlotRef &ref, uint32_t pid) noexcept {
+  words_[ref.index].store(make_word(kReady, pid, ref.gen), std::memory_order_release);
 }
 
 // Slots held by a process that no longer exists (killed mid-copy) go back.

@@ -37,7 +37,8 @@ class SlotArena {
   // Sender: copies `total` bytes into a free slot and marks it READY. False
   // if every slot is taken, even after reclaiming those of dead processes.
   bool put(uint32_t pid, const iovec *iov, size_t iovcnt, size_t total, SlotRef &out) noexcept;
-  // Sender that could not publish its reference: frees the slot.
+  // Frees the slot: a sender that could not publish its reference, or a
+  // leased receive that keeps its own copy.
   void unput(const SlotRef &ref) noexcept;
 
   // Receiver, holding the receive lock: READY -> READING. False if the slot
@@ -45,6 +46,10 @@ class SlotArena {
   bool claim(const SlotRef &ref, uint32_t pid) noexcept;
   // Receiver, after unlocking: copies the claimed payload out and frees it.
   void take(const SlotRef &ref, void *buf) noexcept;
+  // Copies a claimed payload out, keeping the slot claimed.
+  void read(const SlotRef &ref, void *buf) const noexcept;
+  // Gives a claimed slot back, READY for the next receiver.
+  void unclaim(const SlotRef &ref, uint32_t pid) noexcept;
 
   // First holder: frees every slot but the READY ones staging refers to
   // (pairs of index and generation).

@@ -6,8 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "deadline.hpp"
+#include "envelope.hpp"
 #include "errc.hpp"
 #include "shared_state.hpp"
 
@@ -42,6 +45,15 @@ struct Stats {
   uint64_t pipe_size = 0;
 };
 
+// A message received with its envelope; owns its payload.
+struct Received {
+  Envelope env;
+  std::unique_ptr<uint8_t[]> data;
+  size_t len = 0;
+  bool leased = false;   // held for us until settled or the lease runs out
+  uint64_t lease = 0;    // the transport's handle on what it holds
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -51,6 +63,24 @@ class Transport {
   // With `peek`, only reports the size of the next message.
   virtual Errc recv(void *buf, size_t cap, size_t *len, bool peek, const Deadline &d) noexcept = 0;
   virtual Errc stats(Stats &out) noexcept = 0;
+
+  // Sends one message with an envelope (forwarding, dead letters, redrive).
+  virtual Errc send_enveloped(const Envelope &env, const iovec *iov, size_t iovcnt,
+                              const Deadline &d) noexcept = 0;
+  // Receives one message with its envelope. With lease_ms >= 0 the queue
+  // keeps it until it is settled below or the lease runs out.
+  virtual Errc receive(Received &out, int lease_ms, const Deadline &d) noexcept = 0;
+  // Settles a received message. A message received without a lease can
+  // still be retried or dead-lettered: it is held anew.
+  virtual Errc ack(Received &m) noexcept = 0;
+  virtual Errc retry(Received &m, const std::string &reason, int64_t delay_ms) noexcept = 0;
+  virtual Errc dead_letter(Received &m, const std::string &reason, bool permanent) noexcept = 0;
+  // Gives a leased message back for another receiver at once.
+  virtual Errc abandon(Received &m) noexcept = 0;
+
+  // The queue's retry policy, shared by every process using it.
+  virtual Errc policy(Policy &out) noexcept = 0;
+  virtual Errc set_policy(const Policy &p) noexcept = 0;
   // Flags given at open, so the face can pick default timeouts.
   virtual int flags() const noexcept = 0;
 };
