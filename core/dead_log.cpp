@@ -31,8 +31,8 @@ bool read_full(int fd, void *buf, size_t n) noexcept {
 
 }  // namespace
 
-Errc dead_log_append(const std::string &path, mode_t mode, const Envelope &env,
-                     const void *payload, size_t len) noexcept {
+Errc dead_log_append(const std::string &path, mode_t mode, const Envelope &env, const void *payload,
+                     size_t len) noexcept {
   const size_t env_len = env.size();
   if (env_len + len >= kMaxRecord) return Errc::MSGSIZE;
   uint8_t head[kHead], env_buf[Envelope::kMaxSize];

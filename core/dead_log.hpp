@@ -15,9 +15,12 @@
 
 namespace fq {
 
+// The dead log of the queue at `fifo`.
+inline std::string dead_log_path(const std::string &fifo) { return fifo + ".fq-dead"; }
+
 // Appends one record with a single write, then fdatasync.
-Errc dead_log_append(const std::string &path, mode_t mode, const Envelope &env,
-                     const void *payload, size_t len) noexcept;
+Errc dead_log_append(const std::string &path, mode_t mode, const Envelope &env, const void *payload,
+                     size_t len) noexcept;
 
 // Reads the records of a dead log in order. A torn or corrupt tail (a writer
 // killed mid-append) ends the log; it is counted, not returned.

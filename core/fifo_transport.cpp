@@ -8,21 +8,21 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
 #include "crc32c.hpp"
 #include "dead_log.hpp"
-#include "retry_policy.hpp"
 #include "frame.hpp"
 #include "futex.hpp"
+#include "retry_policy.hpp"
 
 namespace fq {
 
 std::string state_path(const std::string &fifo) { return fifo + ".fq-state"; }
 std::string bell_path(const std::string &fifo) { return fifo + ".fq-bell"; }
 std::string dead_letter_path(const std::string &fifo) { return fifo + ".dlq"; }
-std::string dead_log_path(const std::string &fifo) { return fifo + ".fq-dead"; }
 
 // Holds rx_mutex. If its previous owner died inside, repairs the staging marks
 // before anyone reads staging again.
@@ -359,8 +359,8 @@ Errc FifoTransport::write_frame(const iovec *iov, size_t iovcnt, size_t total, c
 }
 
 // A frame that points at a payload kept elsewhere (a slot or a file).
-Errc FifoTransport::send_ref(FrameKind kind, const uint8_t *ref, size_t ref_len,
-                             const uint8_t *env, size_t env_len, const Deadline &d) noexcept {
+Errc FifoTransport::send_ref(FrameKind kind, const uint8_t *ref, size_t ref_len, const uint8_t *env,
+                             size_t env_len, const Deadline &d) noexcept {
   uint8_t frame[kHeaderSize + Envelope::kMaxSize + kShmRefSize];
   if (env_len > 0) std::memcpy(frame + kHeaderSize, env, env_len);
   std::memcpy(frame + kHeaderSize + env_len, ref, ref_len);
@@ -499,7 +499,7 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
     }
     if (e == Errc::ok && t.held_file) {
       Fd fd;
-      e = payloads_.open(HeldTable::kFilePid, HeldTable::file_seq(t.held), fd);
+      e = payloads_.open(HeldTable::kFilePid, HeldTable::file_seq(t.held.index, t.held.gen), fd);
       if (e == Errc::ok) e = ShmPayloads::copy(fd, w.len, dest);
       if (e != Errc::ok) {  // held, not delivered: the lease brings it back
         w.msg->leased = false;
@@ -541,7 +541,7 @@ Errc FifoTransport::take_held(Want &w) noexcept {
     if (e == Errc::ok) e = held_.read(r, w.msg ? w.msg->env : scratch, dest);
     if (e == Errc::ok && lease) {
       w.msg->leased = true;
-      w.msg->lease = HeldTable::file_seq(r);
+      w.msg->lease = r.pack();
     } else {
       // A plain receive takes it for good; so does one whose payload is gone.
       held_.release(r);
@@ -671,7 +671,7 @@ Errc FifoTransport::lease_locked(Want &w, const Token &tk, const uint8_t *staged
   // again, no longer matches and is dropped; the held copy is delivered).
   if (tk.kind == Token::slot_ref) slots_.unput(tk.slot);
   m.leased = true;
-  m.lease = HeldTable::file_seq(r);
+  m.lease = r.pack();
   return Errc::ok;
 }
 
@@ -764,6 +764,11 @@ Errc FifoTransport::stats(Stats &out) noexcept {
   out.max_msg = h->limits.max_msg;
   out.room_msgs = h->limits.room_msgs;
   out.room_bytes = h->limits.room_bytes;
+  out.held = held_.count();
+  out.leased = h->held_leased.load();
+  out.retried = h->retried.load();
+  out.dead_lettered = h->dead_lettered.load();
+  out.redelivered = h->redelivered.load();
   const int ps = ::fcntl(fifo_.get(), F_GETPIPE_SZ);
   out.pipe_size = ps > 0 ? uint64_t(ps) : 0;
   return Errc::ok;
@@ -771,24 +776,18 @@ Errc FifoTransport::stats(Stats &out) noexcept {
 
 // ---- settling received messages ----
 
-namespace {
-
-HeldRef held_ref(uint64_t lease) { return HeldRef{uint32_t(lease >> 32), uint32_t(lease)}; }
-
-}  // namespace
-
 Errc FifoTransport::ack(Received &m) noexcept {
   if (!m.leased) return Errc::ok;  // nothing is held for a plain receive
   if (Errc e = check_fork(); e != Errc::ok) return e;
   m.leased = false;
-  return held_.release(held_ref(m.lease)) ? Errc::ok : Errc::LEASELOST;
+  return held_.release(HeldRef::unpack(m.lease)) ? Errc::ok : Errc::LEASELOST;
 }
 
 Errc FifoTransport::abandon(Received &m) noexcept {
   if (!m.leased) return Errc::ok;
   if (Errc e = check_fork(); e != Errc::ok) return e;
   m.leased = false;
-  const Errc e = held_.requeue(held_ref(m.lease), m.env, Deadline::now_ns());
+  const Errc e = held_.requeue(HeldRef::unpack(m.lease), m.env, Deadline::now_ns());
   if (e == Errc::ok) ring_bell();
   return e;
 }
@@ -804,7 +803,7 @@ Errc FifoTransport::retry(Received &m, const std::string &reason, int64_t delay_
     const int64_t due = Deadline::now_ns() + delay_ms * 1000000;
     Errc e;
     if (m.leased) {
-      e = held_.requeue(held_ref(m.lease), env, due);
+      e = held_.requeue(HeldRef::unpack(m.lease), env, due);
       if (e == Errc::ok || e == Errc::LEASELOST) m.leased = false;
     } else {
       e = hold_waiting(m, env, due);
@@ -833,44 +832,37 @@ Errc FifoTransport::hold_waiting(Received &m, const Envelope &env, int64_t due_n
   return Errc::ok;
 }
 
-Errc FifoTransport::dead_letter_queue(Transport *&out) noexcept {
-  std::lock_guard<std::mutex> lock(dlq_mutex_);
-  if (!dlq_) {
-    struct stat st;
-    if (::fstat(fifo_.get(), &st) != 0) return errc_from_errno(errno);
-    OpenOptions o;
-    o.mode = st.st_mode & 0777;
-    try {
-      if (Errc e = FifoTransport::open(dead_letter_path(path_), kWrite | kCreate, o, dlq_);
-          e != Errc::ok) {
-        return e;
-      }
-    } catch (const std::bad_alloc &) {
-      return Errc::NOMEM;
-    }
-  }
-  out = dlq_.get();
-  return Errc::ok;
-}
-
 Errc FifoTransport::dead_letter(Received &m, const std::string &reason, bool permanent) noexcept {
   if (Errc e = check_fork(); e != Errc::ok) return e;
   try {
     Envelope env = m.env;
     const int64_t now = wall_ms();
     env.reason = reason;
-    env.origin = path_;
+    // Absolute, so a redrive from any directory finds the way back.
+    if (char *abs = ::realpath(path_.c_str(), nullptr)) {
+      env.origin = abs;
+      std::free(abs);
+    } else {
+      env.origin = path_;
+    }
     env.deaths += 1;
     if (env.first_death_ms == 0) env.first_death_ms = now;
     env.last_death_ms = now;
     env.not_before_ms = 0;
     env.flags = permanent ? Envelope::kPermanent : 0;
     if (env.enqueued_ms == 0) env.enqueued_ms = now;
-    Transport *dlq = nullptr;
-    if (Errc e = dead_letter_queue(dlq); e != Errc::ok) return e;
-    // The log first: once the message is in the queue it may be consumed.
+    // Opened for each dead letter and closed after it: if nobody else holds
+    // the dead-letter queue, the close keeps the message in its state file.
     struct stat st;
     if (::fstat(fifo_.get(), &st) != 0) return errc_from_errno(errno);
+    OpenOptions o;
+    o.mode = st.st_mode & 0777;
+    std::unique_ptr<Transport> dlq;
+    if (Errc e = FifoTransport::open(dead_letter_path(path_), kWrite | kCreate, o, dlq);
+        e != Errc::ok) {
+      return e;
+    }
+    // The log first: once the message is in the queue it may be consumed.
     if (Errc e = dead_log_append(dead_log_path(path_), st.st_mode & 0666, env, m.data.get(), m.len);
         e != Errc::ok) {
       return e;
@@ -884,7 +876,7 @@ Errc FifoTransport::dead_letter(Received &m, const std::string &reason, bool per
     if (!m.leased) return Errc::ok;
     m.leased = false;
     // Lost: it went to the dead-letter queue and will come round once more.
-    return held_.release(held_ref(m.lease)) ? Errc::ok : Errc::LEASELOST;
+    return held_.release(HeldRef::unpack(m.lease)) ? Errc::ok : Errc::LEASELOST;
   } catch (const std::bad_alloc &) {
     return Errc::NOMEM;
   }

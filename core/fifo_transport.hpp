@@ -2,7 +2,6 @@
 #pragma once
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "fifo_io.hpp"
@@ -28,6 +27,7 @@ class FifoTransport final : public Transport {
   Errc recv(void *buf, size_t cap, size_t *len, bool peek, const Deadline &d) noexcept override;
   Errc stats(Stats &out) noexcept override;
   int flags() const noexcept override { return flags_; }
+  const std::string &name() const noexcept override { return path_; }
 
   Errc send_enveloped(const Envelope &env, const iovec *iov, size_t iovcnt,
                       const Deadline &d) noexcept override;
@@ -68,7 +68,6 @@ class FifoTransport final : public Transport {
   Errc lease_locked(Want &w, const Token &tk, const uint8_t *staged, Taken &t) noexcept;
   Errc send_msg(const iovec *iov, size_t iovcnt, const Envelope *env, const Deadline &d) noexcept;
   Errc hold_waiting(Received &m, const Envelope &env, int64_t due_ns) noexcept;
-  Errc dead_letter_queue(Transport *&out) noexcept;
 
   Errc attach(const OpenOptions &opts) noexcept;
   Errc lock_and_map(const OpenOptions &opts, mode_t mode) noexcept;
@@ -105,13 +104,10 @@ class FifoTransport final : public Transport {
   uint32_t pid_ = 0;
   std::atomic<uint64_t> seq_{0};
   HeldTable held_;
-  std::mutex dlq_mutex_;  // opens the dead-letter queue once
-  std::unique_ptr<Transport> dlq_;
 };
 
 std::string state_path(const std::string &fifo);
 std::string bell_path(const std::string &fifo);
 std::string dead_letter_path(const std::string &fifo);  // the queue P.dlq
-std::string dead_log_path(const std::string &fifo);     // P.fq-dead
 
 }  // namespace fq

@@ -13,8 +13,8 @@ constexpr size_t kShmRefSize = 24;
 constexpr size_t kSlotRefSize = 16;
 constexpr uint8_t kMagic0 = 0xFE;  // never appears in UTF-8 text
 constexpr uint8_t kMagic1 = 0x71;
-constexpr uint8_t kFlagCounted = 1;   // the sender reserved room for this message
-constexpr uint8_t kFlagEnvelope = 2;  // the body starts with an envelope (envelope.hpp)
+constexpr uint8_t kFlagCounted = 1;        // the sender reserved room for this message
+constexpr uint8_t kFlagEnvelope = 2;       // the body starts with an envelope (envelope.hpp)
 constexpr size_t kEnvelopeFixedSize = 48;  // the smallest envelope: no origin, no reason
 
 enum class FrameKind : uint8_t { inline_msg = 1, shm_ref = 2, slot_ref = 3 };

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <signal.h>
 
+#include <unistd.h>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "deadline.hpp"
@@ -86,7 +88,7 @@ Errc HeldTable::fill(const HeldRef &r, const Envelope &env, const iovec *iov, si
     e.in_file = 0;
     return Errc::ok;
   }
-  const uint64_t want = file_seq(r);
+  const uint64_t want = file_seq(r.index, r.gen);
   uint64_t seq = want;
   payloads_.remove(kFilePid, want);  // a leftover of a writer that died; the name is ours
   if (Errc err = payloads_.write(kFilePid, seq, iov, iovcnt, len); err != Errc::ok) return err;
@@ -95,12 +97,16 @@ Errc HeldTable::fill(const HeldRef &r, const Envelope &env, const iovec *iov, si
     return Errc::INTERNAL;
   }
   e.in_file = 1;
+  e.file_gen = r.gen;
   return Errc::ok;
 }
 
 Errc HeldTable::fill_from_file(const HeldRef &r, const Envelope &env, const ShmRef &from) noexcept {
   HeldEntry &e = at(r.index);
-  if (Errc err = payloads_.adopt(from, kFilePid, file_seq(r)); err != Errc::ok) return err;
+  if (Errc err = payloads_.adopt(from, kFilePid, file_seq(r.index, r.gen)); err != Errc::ok) {
+    return err;
+  }
+  e.file_gen = r.gen;
   env.encode(map_.held_blob(r.index));
   e.env_len = uint32_t(env.size());
   e.payload_len = from.len;
@@ -150,7 +156,7 @@ Errc HeldTable::requeue(const HeldRef &r, const Envelope &env, int64_t due_ns) n
 Errc HeldTable::spill_locked(uint32_t i) noexcept {
   HeldEntry &e = at(i);
   const iovec v{map_.held_blob(i) + e.env_len, e.payload_len};
-  const uint64_t want = file_seq(HeldRef{i, e.gen});
+  const uint64_t want = file_seq(i, e.gen);
   uint64_t seq = want;
   payloads_.remove(kFilePid, want);
   if (Errc err = payloads_.write(kFilePid, seq, &v, 1, e.payload_len); err != Errc::ok) return err;
@@ -158,6 +164,7 @@ Errc HeldTable::spill_locked(uint32_t i) noexcept {
     payloads_.remove(kFilePid, seq);
     return Errc::INTERNAL;
   }
+  e.file_gen = e.gen;
   e.in_file = 1;
   return Errc::ok;
 }
@@ -182,8 +189,8 @@ Errc HeldTable::take_due(bool lease, int64_t lease_until, uint64_t max_len, Held
       changed = true;
       continue;
     }
-    const bool expired = s == kHeldLeased && (int64_t(e.due_ns) <= now ||
-                                               (look_for_dead && pid_gone(e.owner)));
+    const bool expired =
+        s == kHeldLeased && (int64_t(e.due_ns) <= now || (look_for_dead && pid_gone(e.owner)));
     if (!(s == kHeldWaiting && int64_t(e.due_ns) <= now) && !expired) continue;
     if (e.payload_len > max_len) {
       payload_len = e.payload_len;
@@ -221,7 +228,9 @@ Errc HeldTable::read(const HeldRef &r, Envelope &env, void *buf) noexcept {
     return Errc::ok;
   }
   Fd fd;
-  if (Errc err = payloads_.open(kFilePid, file_seq(r), fd); err != Errc::ok) return err;
+  if (Errc err = payloads_.open(kFilePid, file_seq(r.index, e.file_gen), fd); err != Errc::ok) {
+    return err;
+  }
   return ShmPayloads::copy(fd, e.payload_len, buf);
 }
 
@@ -235,6 +244,15 @@ int64_t HeldTable::wake_at() const noexcept {
   return at;
 }
 
+uint64_t HeldTable::count() const noexcept {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < map_.hdr()->held_high && i < kHeldEntries; ++i) {
+    const uint32_t s = at(i).state.load(std::memory_order_relaxed);
+    n += s == kHeldLeased || s == kHeldWaiting;
+  }
+  return n;
+}
+
 void HeldTable::repair(bool rebooted, std::set<std::pair<uint32_t, uint64_t>> &keep) noexcept {
   StateHeader *h = map_.hdr();
   StateMap::init_mutex(&h->held_mutex);
@@ -244,7 +262,7 @@ void HeldTable::repair(bool rebooted, std::set<std::pair<uint32_t, uint64_t>> &k
     if (s == kHeldBusy) free_locked(i);
     if (s != kHeldLeased && s != kHeldWaiting) continue;
     if (rebooted) e.due_ns = 0;  // monotonic times of another boot mean nothing now
-    if (e.in_file) keep.insert({kFilePid, file_seq(HeldRef{i, e.gen})});
+    if (e.in_file) keep.insert({kFilePid, file_seq(i, e.file_gen)});
   }
   h->held_checked_ns = 0;
   h->held_high = kHeldEntries;  // recount finds the real one
@@ -253,7 +271,7 @@ void HeldTable::repair(bool rebooted, std::set<std::pair<uint32_t, uint64_t>> &k
 
 void HeldTable::free_locked(uint32_t i) noexcept {
   HeldEntry &e = at(i);
-  if (e.in_file) payloads_.remove(kFilePid, file_seq(HeldRef{i, e.gen}));
+  if (e.in_file) payloads_.remove(kFilePid, file_seq(i, e.file_gen));
   e.state.store(kHeldFree);
 }
 

@@ -20,13 +20,19 @@ namespace fq {
 struct HeldRef {
   uint32_t index = 0;
   uint32_t gen = 0;
+  // As Received::lease carries it.
+  uint64_t pack() const noexcept { return uint64_t(index) << 32 | gen; }
+  static HeldRef unpack(uint64_t v) noexcept { return HeldRef{uint32_t(v >> 32), uint32_t(v)}; }
 };
 
 class HeldTable {
  public:
   // A payload too large for its blob lives in a payload file with pid 0.
   static constexpr uint32_t kFilePid = 0;
-  static uint64_t file_seq(const HeldRef &r) { return uint64_t(r.index) << 32 | r.gen; }
+  // Named by index and the generation it was written under (file_gen).
+  static uint64_t file_seq(uint32_t index, uint32_t file_gen) {
+    return uint64_t(index) << 32 | file_gen;
+  }
   // How often waiting receivers look for lease holders that died.
   static constexpr int64_t kDeadCheckNs = 100'000'000;
 
@@ -63,6 +69,8 @@ class HeldTable {
   // When a waiting receiver should look again: the earliest due time, and
   // no later than the next look for dead holders while leases are out.
   int64_t wake_at() const noexcept;
+  // Entries LEASED or WAITING now.
+  uint64_t count() const noexcept;
 
   // First holder only: frees BUSY entries (their writer is gone), makes
   // everything due at once after a reboot, and lists the payload files the

@@ -95,7 +95,8 @@ Errc StateMap::attach(int fd) noexcept {
   if (Errc e = map(fd, size_t(st.st_size)); e != Errc::ok) return e;
   const StateHeader *h = hdr_;
   if (h->magic.load(std::memory_order_acquire) != kStateMagic || h->version != kStateVersion ||
-      h->header_size != sizeof(StateHeader) || kStagingOffset + h->staging_cap + kHeldSize != size_) {
+      h->header_size != sizeof(StateHeader) ||
+      kStagingOffset + h->staging_cap + kHeldSize != size_) {
     return Errc::INVAL;
   }
   return Errc::ok;

@@ -60,7 +60,8 @@ struct HeldEntry {
   uint64_t due_ns;       // monotonic: lease expiry (LEASED) or not-before (WAITING)
   uint64_t payload_len;  // after the envelope in the blob, or in its file
   uint32_t in_file;      // payload in the held payload file, see held_table.hpp
-  uint8_t reserved[28];
+  uint32_t file_gen;     // the generation that file was written under: names it
+  uint8_t reserved[24];
 };
 static_assert(sizeof(HeldEntry) == 64, "held entries are one cache line");
 

@@ -43,6 +43,11 @@ struct Stats {
   uint64_t room_msgs = 0;
   uint64_t room_bytes = 0;
   uint64_t pipe_size = 0;
+  uint64_t held = 0;  // leased or waiting for a retry
+  uint64_t leased = 0;
+  uint64_t retried = 0;  // retries scheduled
+  uint64_t dead_lettered = 0;
+  uint64_t redelivered = 0;  // leases that ran out or whose holder died
 };
 
 // A message received with its envelope; owns its payload.
@@ -50,8 +55,8 @@ struct Received {
   Envelope env;
   std::unique_ptr<uint8_t[]> data;
   size_t len = 0;
-  bool leased = false;   // held for us until settled or the lease runs out
-  uint64_t lease = 0;    // the transport's handle on what it holds
+  bool leased = false;  // held for us until settled or the lease runs out
+  uint64_t lease = 0;   // the transport's handle on what it holds
 };
 
 class Transport {
@@ -83,6 +88,8 @@ class Transport {
   virtual Errc set_policy(const Policy &p) noexcept = 0;
   // Flags given at open, so the face can pick default timeouts.
   virtual int flags() const noexcept = 0;
+  // The queue's name as opened (a FIFO path).
+  virtual const std::string &name() const noexcept = 0;
 };
 
 }  // namespace fq
