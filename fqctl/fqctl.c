@@ -5,6 +5,12 @@
  *   fqctl stat QUEUE [--json]
  *   fqctl create QUEUE [--mode MODE]
  *   fqctl rm QUEUE
+ *   fqctl dead QUEUE [--json]        the dead letters of QUEUE, from its dead log
+ *   fqctl redrive DLQ [QUEUE]        move DLQ's messages back (to QUEUE, or where each came from)
+ *   fqctl policy QUEUE [--max-attempts N] [--lease MS] [--backoff-base MS]
+ *                      [--backoff-cap MS] [--backoff-factor F] [--jitter PCT]
+ *   fqctl work QUEUE [-n N] [--timeout S] -- CMD [ARG...]
+ *                                    run CMD once per message, leased, payload on stdin
  *
  * Exit status: 0 done; 1 an error (on stderr); 2 a usage error; 3 no message
  * arrived before the timeout.
@@ -12,10 +18,14 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fq.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 enum { EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
 
@@ -31,6 +41,23 @@ static const char *const usage_text =
     "  stat QUEUE [--json]            the queue's counters and limits\n"
     "  create QUEUE [--mode MODE]     create the queue (MODE in octal, default 600)\n"
     "  rm QUEUE                       remove the queue, its state and pending payloads\n"
+    "  dead QUEUE [--json]            list every message dead-lettered from QUEUE (its dead\n"
+    "                                 log QUEUE.fq-dead): time, deaths, attempts, reason, size\n"
+    "                                 and the payload's start\n"
+    "  redrive DLQ [QUEUE]            move every message of the dead-letter queue DLQ (say\n"
+    "                                 jobs.fifo.dlq) to QUEUE, or back to the queue each came\n"
+    "                                 from, attempts reset; prints how many moved\n"
+    "  policy QUEUE [--max-attempts N] [--lease MS] [--backoff-base MS] [--backoff-cap MS]\n"
+    "               [--backoff-factor F] [--jitter PCT]\n"
+    "                                 show the queue's retry policy, or change the given fields\n"
+    "  work QUEUE [-n N] [--timeout S] -- CMD [ARG...]\n"
+    "                                 take messages under a lease and run CMD for each with\n"
+    "                                 the payload on stdin. CMD exits 0: done. Exits 65\n"
+    "                                 (EX_DATAERR): failed for good, dead-lettered at once.\n"
+    "                                 Other: failed, retried with the queue's backoff until\n"
+    "                                 its attempts run out, then dead-lettered. If fqctl dies,\n"
+    "                                 the message goes to another worker. -n and --timeout as\n"
+    "                                 for recv (default: work until interrupted).\n"
     "\n"
     "Exit status: 0 done, 1 error, 2 usage error, 3 timed out with no message.\n";
 
@@ -50,7 +77,7 @@ static int fail(const char *cmd, const char *queue, int rc) {
 
 static int wants_help(int argc, char **argv) {
   int i;
-  for (i = 0; i < argc; ++i)
+  for (i = 0; i < argc && strcmp(argv[i], "--"); ++i) /* not CMD's own options */
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
   return 0;
 }
@@ -154,7 +181,12 @@ static int cmd_stat(const char *q_path, int argc, char **argv) {
                 {"max_msg", s.max_msg},
                 {"room_msgs", s.room_msgs},
                 {"room_bytes", s.room_bytes},
-                {"pipe_size", s.pipe_size}};
+                {"pipe_size", s.pipe_size},
+                {"held", s.held},
+                {"leased", s.leased},
+                {"retried", s.retried},
+                {"dead_lettered", s.dead_lettered},
+                {"redelivered", s.redelivered}};
     size_t i;
     for (i = 0; i < sizeof rows / sizeof rows[0]; ++i) {
       if (json)
@@ -185,6 +217,217 @@ static int cmd_create(const char *q_path, int argc, char **argv) {
   return 0;
 }
 
+/* The first bytes of a payload for a terminal or JSON: printable ASCII as
+ * is, everything else (and quotes, backslashes) escaped as \xHH. */
+static void print_preview(const unsigned char *p, size_t len, size_t max) {
+  size_t i;
+  for (i = 0; i < len && i < max; ++i) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+      putchar(p[i]);
+    else
+      printf("\\x%02x", p[i]);
+  }
+  if (len > max) fputs("...", stdout);
+}
+
+/* Milliseconds since the epoch as UTC ISO 8601, or "-" for none. */
+static const char *iso_time(int64_t ms, char *buf, size_t cap) {
+  struct tm tm;
+  time_t t = (time_t)(ms / 1000);
+  if (ms <= 0 || !gmtime_r(&t, &tm)) return "-";
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + strlen(buf), cap - strlen(buf), ".%03dZ", (int)(ms % 1000));
+  return buf;
+}
+
+static int cmd_dead(const char *q_path, int argc, char **argv) {
+  fq_dead_log *log;
+  fq_msg *m;
+  int json = argc == 1 && !strcmp(argv[0], "--json"), rc;
+  long n = 0;
+  if (argc > 0 && !json) return usage("dead: unknown option");
+  rc = fq_dead_open(q_path, &log);
+  if (rc == FQ_ENOENT) return 0; /* nothing ever died */
+  if (rc != 0) return fail("dead", q_path, rc);
+  if (!json)
+    printf("%-24s %6s %8s %10s  %s\n", "last death (UTC)", "deaths", "attempts", "bytes",
+           "reason / payload");
+  while ((rc = fq_dead_next(log, &m)) == 0) {
+    char when[40];
+    const char *t = iso_time(fq_msg_last_death_ms(m), when, sizeof when);
+    if (json) {
+      printf(
+          "%s{\"last_death\": \"%s\", \"deaths\": %u, \"attempts\": %u, \"bytes\": %zu, "
+          "\"permanent\": %s, \"reason\": \"",
+          n ? ",\n " : "[", t, fq_msg_deaths(m), fq_msg_attempts(m), fq_msg_size(m),
+          fq_msg_permanent(m) ? "true" : "false");
+      print_preview((const unsigned char *)fq_msg_reason(m), strlen(fq_msg_reason(m)), 1024);
+      fputs("\", \"payload\": \"", stdout);
+      print_preview(fq_msg_data(m), fq_msg_size(m), 64);
+      fputs("\"}", stdout);
+    } else {
+      printf("%-24s %6u %8u %10zu  %s%s\n%51s", t, fq_msg_deaths(m), fq_msg_attempts(m),
+             fq_msg_size(m), fq_msg_reason(m), fq_msg_permanent(m) ? " (permanent)" : "", "");
+      print_preview(fq_msg_data(m), fq_msg_size(m), 64);
+      putchar('\n');
+    }
+    fq_msg_free(m);
+    ++n;
+  }
+  if (json) puts(n ? "]" : "[]");
+  fq_dead_close(log);
+  return rc == FQ_EAGAIN ? 0 : fail("dead", q_path, rc);
+}
+
+static int cmd_redrive(const char *dlq_path, int argc, char **argv) {
+  fq_queue *dlq;
+  size_t moved = 0;
+  int rc;
+  if (argc > 1) return usage("redrive: too many arguments");
+  rc = fq_open(dlq_path, FQ_READ, &dlq);
+  if (rc != 0) return fail("redrive", dlq_path, rc);
+  rc = fq_redrive(dlq, argc == 1 ? argv[0] : NULL, &moved);
+  fq_close(dlq);
+  printf("%zu\n", moved);
+  if (rc == FQ_EINVAL && argc == 0) {
+    fprintf(stderr, "fqctl redrive %s: a message has no queue to go back to; name one\n", dlq_path);
+    return EXIT_ERROR;
+  }
+  return rc == 0 ? 0 : fail("redrive", dlq_path, rc);
+}
+
+static int cmd_policy(const char *q_path, int argc, char **argv) {
+  fq_policy p = FQ_POLICY_INIT;
+  fq_queue *q;
+  int i, rc = fq_open(q_path, FQ_READ, &q);
+  if (rc != 0) return fail("policy", q_path, rc);
+  rc = fq_get_policy(q, &p);
+  for (i = 0; rc == 0 && i < argc; i += 2) {
+    char *end;
+    double v;
+    if (i + 1 >= argc) {
+      fq_close(q);
+      return usage("policy: an option needs a value");
+    }
+    v = strtod(argv[i + 1], &end);
+    if (*end || v < 0 || v > 4e9) {
+      fq_close(q);
+      return usage("policy: values are numbers");
+    }
+    if (!strcmp(argv[i], "--max-attempts"))
+      p.max_attempts = (unsigned)v;
+    else if (!strcmp(argv[i], "--lease"))
+      p.lease_ms = (unsigned)v;
+    else if (!strcmp(argv[i], "--backoff-base"))
+      p.backoff_base_ms = (unsigned)v;
+    else if (!strcmp(argv[i], "--backoff-cap"))
+      p.backoff_cap_ms = (unsigned)v;
+    else if (!strcmp(argv[i], "--backoff-factor"))
+      p.backoff_factor = v;
+    else if (!strcmp(argv[i], "--jitter"))
+      p.jitter_pct = (unsigned)v;
+    else {
+      fq_close(q);
+      return usage("policy: unknown option");
+    }
+  }
+  if (rc == 0 && argc > 0) rc = fq_set_policy(q, &p);
+  fq_close(q);
+  if (rc != 0) return fail("policy", q_path, rc);
+  printf(
+      "max_attempts   %u\nlease_ms       %u\nbackoff_base   %u\nbackoff_cap    %u\n"
+      "backoff_factor %g\njitter_pct     %u\n",
+      p.max_attempts, p.lease_ms, p.backoff_base_ms, p.backoff_cap_ms, p.backoff_factor,
+      p.jitter_pct);
+  return 0;
+}
+
+/* Runs argv with `len` bytes of `data` on its stdin; its wait status, or -1. */
+static int run_with_input(char **argv, const void *data, size_t len) {
+  int in[2], status;
+  pid_t pid;
+  if (pipe(in) != 0) return -1;
+  pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(in[0], 0);
+    close(in[0]);
+    close(in[1]);
+    execvp(argv[0], argv);
+    fprintf(stderr, "fqctl work: %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(in[0]);
+  {
+    const char *p = data;
+    struct sigaction ign = {0}, old;
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &old); /* CMD need not read all of it */
+    while (len > 0) {
+      const ssize_t n = write(in[1], p, len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      p += n;
+      len -= (size_t)n;
+    }
+    sigaction(SIGPIPE, &old, NULL);
+  }
+  close(in[1]);
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return status;
+}
+
+static int cmd_work(const char *q_path, int argc, char **argv) {
+  long count = 0, timeout_ms = -1, done = 0;
+  int i, rc;
+  fq_queue *q;
+  char *end;
+  for (i = 0; i < argc && strcmp(argv[i], "--"); ++i) {
+    if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+      count = strtol(argv[++i], &end, 10);
+      if (*end || count < 0) return usage("work: -n needs a count");
+    } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+      const double s = strtod(argv[++i], &end);
+      if (*end || s < 0 || s > 2e6) return usage("work: --timeout needs seconds");
+      timeout_ms = (long)(s * 1000 + 0.5);
+    } else {
+      return usage("work: unknown option");
+    }
+  }
+  if (i + 1 >= argc) return usage("work: no command after --");
+  argv += i + 1;
+  rc = fq_open(q_path, FQ_READ, &q);
+  if (rc != 0) return fail("work", q_path, rc);
+  while (count == 0 || done < count) {
+    fq_msg *m;
+    int status;
+    char reason[64];
+    rc = fq_lease(q, &m, -1, (int)timeout_ms);
+    if (rc != 0) break;
+    status = run_with_input(argv, fq_msg_data(m), fq_msg_size(m));
+    if (status == 0) {
+      rc = fq_ack(m);
+    } else {
+      int flags = 0;
+      if (status < 0)
+        snprintf(reason, sizeof reason, "could not run %s: %s", argv[0], strerror(errno));
+      else if (WIFSIGNALED(status))
+        snprintf(reason, sizeof reason, "%s killed by signal %d", argv[0], WTERMSIG(status));
+      else
+        snprintf(reason, sizeof reason, "%s exited %d", argv[0], WEXITSTATUS(status));
+      if (status > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 65) flags = FQ_PERMANENT;
+      rc = fq_fail(m, reason, flags, NULL);
+    }
+    fq_msg_free(m);
+    if (rc != 0 && rc != FQ_ELEASELOST) break;
+    ++done;
+  }
+  fq_close(q);
+  if (rc == FQ_ETIMEDOUT || rc == FQ_EAGAIN) return count == 0 ? 0 : EXIT_TIMEOUT;
+  return rc == 0 || rc == FQ_ELEASELOST ? 0 : fail("work", q_path, rc);
+}
+
 int main(int argc, char **argv) {
   const char *cmd, *q_path;
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
@@ -197,6 +440,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "recv")) return cmd_recv(q_path, argc - 3, argv + 3);
   if (!strcmp(cmd, "stat")) return cmd_stat(q_path, argc - 3, argv + 3);
   if (!strcmp(cmd, "create")) return cmd_create(q_path, argc - 3, argv + 3);
+  if (!strcmp(cmd, "dead")) return cmd_dead(q_path, argc - 3, argv + 3);
+  if (!strcmp(cmd, "redrive")) return cmd_redrive(q_path, argc - 3, argv + 3);
+  if (!strcmp(cmd, "work")) return cmd_work(q_path, argc - 3, argv + 3);
+  if (!strcmp(cmd, "policy")) return cmd_policy(q_path, argc - 3, argv + 3);
   if (!strcmp(cmd, "rm")) {
     const int rc = argc == 3 ? fq_unlink(q_path) : FQ_EINVAL;
     if (argc != 3) return usage("rm: unexpected arguments");

@@ -60,10 +60,41 @@ grep -q "no such file" "$dir/err" || fail "missing queue message: $(cat "$dir/er
 echo precious >"$dir/regular"
 expect_status 1 "$fqctl" send "$dir/regular" x
 [ "$(cat "$dir/regular")" = precious ] || fail "a regular file was written to"
-for sub in send recv stat create rm; do
+for sub in send recv stat create rm dead redrive work policy; do
   expect_status 0 "$fqctl" "$sub" --help
   grep -q "usage: fqctl" "$dir/out" || fail "$sub --help"
 done
+
+# work: a shell worker under a lease. Exit 0 acks, 65 is a permanent failure,
+# anything else is retried by the queue's policy until its attempts run out.
+w=$dir/work.fifo
+"$fqctl" create "$w"
+"$fqctl" policy "$w" --max-attempts 2 --backoff-base 10 --jitter 0 >/dev/null
+grep -q '^max_attempts   2$' <("$fqctl" policy "$w") || fail "policy not kept"
+"$fqctl" send "$w" good bad-data flaky
+"$fqctl" work "$w" -n 4 --timeout 5 -- sh -c '
+  read -r m
+  echo "$m" >>"'"$dir"'/worked"
+  case $m in good) exit 0;; bad-data) exit 65;; *) exit 1;; esac'
+[ "$(sort "$dir/worked" | paste -sd,)" = "bad-data,flaky,flaky,good" ] ||
+  fail "work ran: $(paste -sd, "$dir/worked")"
+expect_status 3 "$fqctl" recv "$w" --timeout 0.2  # nothing left: acked or dead
+
+# dead lists both failures from the durable log, with reasons and payloads.
+"$fqctl" dead "$w" >"$dir/dead"
+grep -q 'sh exited 65 (permanent)' "$dir/dead" || fail "dead: $(cat "$dir/dead")"
+grep -q 'sh exited 1$' "$dir/dead" || fail "dead: $(cat "$dir/dead")"
+grep -q '^ *bad-data$' "$dir/dead" && grep -q '^ *flaky$' "$dir/dead" || fail "dead payloads"
+"$fqctl" dead "$w" --json | grep -q '"attempts": 2, "bytes": 5, "permanent": false' ||
+  fail "dead --json: $("$fqctl" dead "$w" --json)"
+
+# redrive puts them back where they came from; the dead-letter queue is empty.
+[ "$("$fqctl" redrive "$w.dlq")" = 2 ] || fail "redrive count"
+[ "$("$fqctl" recv "$w" -n 0 --timeout 0 | sort | paste -sd,)" = "bad-data,flaky" ] ||
+  fail "redriven messages"
+[ "$("$fqctl" redrive "$w.dlq")" = 0 ] || fail "second redrive"
+"$fqctl" rm "$w.dlq"
+"$fqctl" rm "$w"
 
 # create with a mode, rm removes everything.
 "$fqctl" create "$dir/shared" --mode 660
