@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "crc32c.hpp"
+#include "envelope.hpp"
 #include "frame.hpp"
 #include "fuzz_check.hpp"
 
@@ -35,6 +36,7 @@ struct Msg {
   bool counted;
   uint64_t ref_len, ref_pid, ref_seq;
   uint32_t slot_len, slot_index, slot_gen;
+  size_t env_len;
 
   Msg(const Token &t, size_t where)
       : kind(t.kind),
@@ -48,12 +50,13 @@ struct Msg {
         ref_seq(t.ref.seq),
         slot_len(t.slot.len),
         slot_index(t.slot.index),
-        slot_gen(t.slot.gen) {}
+        slot_gen(t.slot.gen),
+        env_len(t.env_len) {}
   bool operator==(const Msg &o) const {
     return kind == o.kind && at == o.at && size == o.size && msg_off == o.msg_off &&
            msg_len == o.msg_len && counted == o.counted && ref_len == o.ref_len &&
            ref_pid == o.ref_pid && ref_seq == o.ref_seq && slot_len == o.slot_len &&
-           slot_index == o.slot_index && slot_gen == o.slot_gen;
+           slot_index == o.slot_index && slot_gen == o.slot_gen && env_len == o.env_len;
   }
 };
 
@@ -76,17 +79,17 @@ Token checked_token(const uint8_t *s, size_t off, size_t avail, uint32_t &resync
   switch (t.kind) {
     case Token::inline_msg:
       FUZZ_CHECK(p[0] == fq::kMagic0);
-      FUZZ_CHECK(t.msg_off == fq::kHeaderSize && t.msg_len <= fq::kMaxInline);
+      FUZZ_CHECK(t.msg_off == fq::kHeaderSize + t.env_len && t.msg_len <= fq::kMaxInline);
       FUZZ_CHECK(t.size == t.msg_off + t.msg_len);
       break;
     case Token::shm_ref:
       FUZZ_CHECK(p[0] == fq::kMagic0);
-      FUZZ_CHECK(t.size == fq::kHeaderSize + fq::kShmRefSize);
+      FUZZ_CHECK(t.size == fq::kHeaderSize + t.env_len + fq::kShmRefSize);
       FUZZ_CHECK(t.msg_len == t.ref.len);
       break;
     case Token::slot_ref:
       FUZZ_CHECK(p[0] == fq::kMagic0);
-      FUZZ_CHECK(t.size == fq::kHeaderSize + fq::kSlotRefSize);
+      FUZZ_CHECK(t.size == fq::kHeaderSize + t.env_len + fq::kSlotRefSize);
       FUZZ_CHECK(t.msg_len == t.slot.len);
       break;
     case Token::line:
@@ -97,6 +100,17 @@ Token checked_token(const uint8_t *s, size_t off, size_t avail, uint32_t &resync
       break;
     default:
       break;
+  }
+  // An envelope sits right after the header, inside the token, and only
+  // where the header's flag announces one.
+  const bool flagged =
+      (t.kind == Token::inline_msg || t.kind == Token::shm_ref || t.kind == Token::slot_ref) &&
+      (p[3] & fq::kFlagEnvelope);
+  if (flagged) {
+    FUZZ_CHECK(t.env_off == fq::kHeaderSize && t.env_len >= fq::kEnvelopeFixedSize);
+    FUZZ_CHECK(t.env_off + t.env_len <= t.size);
+  } else {
+    FUZZ_CHECK(t.env_len == 0);
   }
   return t;
 }
@@ -184,6 +198,39 @@ void check_round_trip(const uint8_t *d, size_t n) {
   t = read_back(f);
   FUZZ_CHECK(t.kind == Token::slot_ref && t.counted == counted);
   FUZZ_CHECK(t.slot.len == slot.len && t.slot.index == slot.index && t.slot.gen == slot.gen);
+
+  // An envelope made from the input travels in front of the payload and
+  // decodes to what was encoded; any bytes either decode to an envelope that
+  // encodes back to them, or are refused.
+  fq::Envelope env;
+  env.attempts = uint32_t(load_le(w, 4));
+  env.deaths = uint32_t(load_le(w + 4, 4));
+  env.flags = w[8];
+  env.last_death_ms = int64_t(load_le(w + 9, 8));
+  env.origin.assign(reinterpret_cast<const char *>(d), std::min<size_t>(n, 300));
+  env.reason.assign(reinterpret_cast<const char *>(d), std::min<size_t>(n / 2, 200));
+  std::vector<uint8_t> env_body(env.size());
+  env.encode(env_body.data());
+  const size_t payload = std::min(n, fq::kMaxInline - env_body.size());
+  env_body.insert(env_body.end(), d, d + payload);
+  f.assign(fq::kHeaderSize, 0);
+  f.insert(f.end(), env_body.begin(), env_body.end());
+  fq::encode_header(f.data(), fq::FrameKind::inline_msg, flags | fq::kFlagEnvelope,
+                    uint32_t(env_body.size()), fq::crc32c(0, env_body.data(), env_body.size()));
+  t = read_back(f);
+  FUZZ_CHECK(t.kind == Token::inline_msg && t.msg_len == payload && t.env_len == env.size());
+  fq::Envelope back;
+  size_t used = 0;
+  FUZZ_CHECK(back.decode(f.data() + t.env_off, t.env_len, &used) && used == t.env_len);
+  FUZZ_CHECK(back.attempts == env.attempts && back.deaths == env.deaths &&
+             back.flags == env.flags && back.last_death_ms == env.last_death_ms &&
+             back.origin == env.origin && back.reason == env.reason);
+  if (n > 0 && back.decode(d, n, &used)) {
+    FUZZ_CHECK(used <= n && used == back.size());
+    std::vector<uint8_t> again(used);
+    back.encode(again.data());
+    FUZZ_CHECK(std::equal(again.begin(), again.end(), d));
+  }
 
   // Text plus a newline is one line in sync, and never a line while resynchronising
   // (shorter than kPipeBuf, it may be the tail of a frame cut by a lost read).

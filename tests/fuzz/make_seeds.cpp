@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crc32c.hpp"
+#include "envelope.hpp"
 #include "frame.hpp"
 
 namespace {
@@ -108,6 +109,25 @@ int main(int argc, char **argv) {
   bad_body.back() ^= 1;
   seed("bad-body-crc", kInSync, cat({bad_body, hello}));
   seed("binary-line", kInSync, str(std::string("a\0b\n", 4)));
+  // Frames with an envelope: a dead letter inline, and one pointing at a slot.
+  fq::Envelope env;
+  env.attempts = 3;
+  env.deaths = 1;
+  env.origin = "/srv/jobs.fifo";
+  env.reason = "timeout";
+  Bytes eb(env.size());
+  env.encode(eb.data());
+  const uint8_t with_env = fq::kFlagCounted | fq::kFlagEnvelope;
+  const Bytes inline_body = cat({eb, str("payload")});
+  seed("envelope-inline", kInSync, frame(in, with_env, uint32_t(inline_body.size()), inline_body));
+  Bytes slot_ref(fq::kSlotRefSize);
+  fq::encode_slot_ref(slot_ref.data(), fq::SlotRef{9000, 7, 2});
+  const Bytes slot_body = cat({eb, slot_ref});
+  seed("envelope-slot", kInSync,
+       frame(uint8_t(fq::FrameKind::slot_ref), with_env, uint32_t(slot_body.size()), slot_body));
+  Bytes short_env = inline_body;
+  short_env[0] = 10;  // claims an envelope smaller than its fixed part
+  seed("envelope-too-short", kInSync, frame(in, with_env, uint32_t(short_env.size()), short_env));
   seed("invalid-utf8-line", kInSync, str("caf\xc3\n\xed\xa0\x80\nok\n"));
   seed("resync-fragment", kResyncing, cat({str("llo\nworld\n"), hello}));
   seed("resync-long", kResyncing, cat({Bytes(5000, 'x'), str("\nline\n")}));
