@@ -107,13 +107,18 @@ TEST(Leases, AnExpiredLeaseIsRedeliveredOnceNotTwice) {
       fq_msg *m = nullptr;
       if (fq_open(path.c_str(), FQ_READ, &wq) != 0) return 1;
       const int r = fq_lease(wq, &m, 60000, 2000);
+      int rc = 0;
       if (r == FQ_ETIMEDOUT) {
         result.post('t');
-        return 0;
+      } else if (r != 0) {
+        rc = 2;
+      } else {
+        result.post(fq_msg_attempts(m) == 2 && bytes_of(m) == "slow" ? 'g' : 'n');
+        rc = fq_ack(m) == 0 ? 0 : 3;
+        fq_msg_free(m);
       }
-      if (r != 0) return 2;
-      result.post(fq_msg_attempts(m) == 2 && bytes_of(m) == "slow" ? 'g' : 'n');
-      return fq_ack(m) == 0 ? 0 : 3;
+      fq_close(wq);
+      return rc;
     }));
   }
   std::multiset<char> outcomes = {result.wait(), result.wait()};
@@ -177,7 +182,7 @@ TEST(Leases, FourLeasingReceiversGetEachMessageOnce) {
         std::fprintf(f, "%u\n", seq);
       }
       std::fclose(f);
-      return 0;
+      return fq_close(wq);
     }));
   }
   for (uint32_t i = 0; i < kMsgs; ++i) {
@@ -409,7 +414,9 @@ TEST(Redrive, MovesEverythingBackWithNothingLostOrDuplicated) {
     fq_queue *dlq = nullptr;
     if (fq_open((path + ".dlq").c_str(), FQ_READ, &dlq) != 0) return 2;
     size_t moved = 0;
-    if (fq_redrive(dlq, nullptr, &moved) != 0) return 3;
+    const int rc = fq_redrive(dlq, nullptr, &moved);
+    fq_close(dlq);
+    if (rc != 0) return 3;
     return moved == kMsgs ? 0 : 4;
   });
   ASSERT_EQ(wait_exit(redriver), 0);
@@ -465,7 +472,10 @@ TEST(Policy, DefaultsAndValidation) {
   const pid_t child = spawn([&] {
     fq_queue *cq = nullptr;
     fq_policy got = FQ_POLICY_INIT;
-    if (fq_open(path.c_str(), FQ_READ, &cq) != 0 || fq_get_policy(cq, &got) != 0) return 1;
+    if (fq_open(path.c_str(), FQ_READ, &cq) != 0) return 1;
+    const int rc = fq_get_policy(cq, &got);
+    fq_close(cq);
+    if (rc != 0) return 1;
     return got.max_attempts == 2 && got.backoff_factor == 3.0 ? 0 : 2;
   });
   EXPECT_EQ(wait_exit(child), 0);
