@@ -468,9 +468,7 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
   for (;;) {
     if (h->removed.load()) return Errc::CLOSED;
     // Messages due for a retry, or whose lease ran out, go first.
-    if (!w.peek) {
-      if (Errc e = take_held(w); e != Errc::AGAIN) return e;
-    }
+    if (Errc e = take_held(w); e != Errc::AGAIN) return e;
     Taken t;
     Errc e;
     bool wake_others = false, waiting = false;
@@ -527,14 +525,13 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
 // Hands out a held message that is due. AGAIN when there is none.
 Errc FifoTransport::take_held(Want &w) noexcept {
   const bool lease = w.lease_ms >= 0;
-  const int64_t until = Deadline::now_ns() + int64_t(lease ? w.lease_ms : 0) * 1000000;
   for (;;) {
     HeldRef r;
     uint64_t plen = 0;
     const uint64_t max_len = w.msg ? UINT64_MAX : w.cap;
-    Errc e = held_.take_due(lease, until, max_len, r, plen);
-    if (e == Errc::TOOSMALL) w.len = size_t(plen);
-    if (e != Errc::ok) return e;
+    Errc e = held_.take_due(w.lease_ms, max_len, w.peek, r, plen);
+    if (e == Errc::TOOSMALL || (e == Errc::ok && w.peek)) w.len = size_t(plen);
+    if (e != Errc::ok || w.peek) return e;
     uint8_t *dest = nullptr;
     e = w.place(size_t(plen), dest);
     Envelope scratch;
@@ -883,13 +880,13 @@ Errc FifoTransport::dead_letter(Received &m, const std::string &reason, bool per
 }
 
 Errc FifoTransport::policy(Policy &out) noexcept {
-  out = map_.hdr()->policy;
+  out = held_.policy();
   return Errc::ok;
 }
 
 Errc FifoTransport::set_policy(const Policy &p) noexcept {
   if (p.max_attempts == 0 || !(p.backoff_factor >= 1.0) || p.jitter_pct > 100) return Errc::INVAL;
-  map_.hdr()->policy = p;
+  held_.set_policy(p);
   return Errc::ok;
 }
 

@@ -169,13 +169,16 @@ Errc HeldTable::spill_locked(uint32_t i) noexcept {
   return Errc::ok;
 }
 
-Errc HeldTable::take_due(bool lease, int64_t lease_until, uint64_t max_len, HeldRef &out,
+Errc HeldTable::take_due(int lease_ms, uint64_t max_len, bool peek, HeldRef &out,
                          uint64_t &payload_len) noexcept {
   StateHeader *h = map_.hdr();
+  const int64_t due = h->held_due.load(std::memory_order_relaxed);
+  const bool leases_out = h->held_leased.load(std::memory_order_relaxed) > 0;
+  if (due == INT64_MAX && !leases_out) return Errc::AGAIN;  // the plain path's only cost
   const int64_t now = Deadline::now_ns();
-  const bool look_for_dead = h->held_leased.load(std::memory_order_relaxed) > 0 &&
-                             now - h->held_checked_ns >= kDeadCheckNs;
-  if (h->held_due.load(std::memory_order_relaxed) > now && !look_for_dead) return Errc::AGAIN;
+  const bool look_for_dead = leases_out && !peek && now - h->held_checked_ns >= kDeadCheckNs;
+  if (due > now && !look_for_dead) return Errc::AGAIN;
+  const bool lease = lease_ms >= 0;
   Lock lock(*this);
   if (!lock.ok()) return Errc::INTERNAL;
   if (look_for_dead) h->held_checked_ns = now;
@@ -192,9 +195,9 @@ Errc HeldTable::take_due(bool lease, int64_t lease_until, uint64_t max_len, Held
     const bool expired =
         s == kHeldLeased && (int64_t(e.due_ns) <= now || (look_for_dead && pid_gone(e.owner)));
     if (!(s == kHeldWaiting && int64_t(e.due_ns) <= now) && !expired) continue;
-    if (e.payload_len > max_len) {
+    if (e.payload_len > max_len || peek) {
       payload_len = e.payload_len;
-      result = Errc::TOOSMALL;
+      result = peek ? Errc::ok : Errc::TOOSMALL;
       break;
     }
     if (expired) h->redelivered.fetch_add(1, std::memory_order_relaxed);
@@ -202,7 +205,7 @@ Errc HeldTable::take_due(bool lease, int64_t lease_until, uint64_t max_len, Held
     store32(attempts, load32(attempts) + 1);
     e.gen += 1;
     e.owner = pid_;
-    e.due_ns = uint64_t(lease ? lease_until : INT64_MAX);
+    e.due_ns = uint64_t(lease ? now + int64_t(lease_ms) * 1000000 : INT64_MAX);
     e.state.store(lease ? kHeldLeased : kHeldBusy);
     out = HeldRef{i, e.gen};
     payload_len = e.payload_len;
@@ -232,6 +235,16 @@ Errc HeldTable::read(const HeldRef &r, Envelope &env, void *buf) noexcept {
     return err;
   }
   return ShmPayloads::copy(fd, e.payload_len, buf);
+}
+
+Policy HeldTable::policy() noexcept {
+  Lock lock(*this);
+  return map_.hdr()->policy;
+}
+
+void HeldTable::set_policy(const Policy &p) noexcept {
+  Lock lock(*this);
+  map_.hdr()->policy = p;
 }
 
 int64_t HeldTable::wake_at() const noexcept {

@@ -56,13 +56,18 @@ class HeldTable {
   Errc requeue(const HeldRef &r, const Envelope &env, int64_t due_ns) noexcept;
 
   // Takes the first due entry: WAITING past its time, LEASED past its lease
-  // or by a holder that died. As LEASED for us until `lease_until` if
-  // `lease`, else BUSY (the caller reads it, then releases it). Raises the
-  // attempt count. AGAIN when nothing is due.
+  // or by a holder that died. As LEASED for us for `lease_ms` if that is
+  // >= 0, else BUSY (the caller reads it, then releases it). Raises the
+  // attempt count. AGAIN when nothing is due: one load when nothing is held.
   // An entry whose payload is larger than `max_len` is not taken: TOOSMALL,
-  // with its size in payload_len.
-  Errc take_due(bool lease, int64_t lease_until, uint64_t max_len, HeldRef &out,
+  // with its size in payload_len. With `peek` nothing is taken: ok and the
+  // size of the first due entry.
+  Errc take_due(int lease_ms, uint64_t max_len, bool peek, HeldRef &out,
                 uint64_t &payload_len) noexcept;
+
+  // The queue's retry policy lives beside the table it governs.
+  Policy policy() noexcept;
+  void set_policy(const Policy &p) noexcept;
   // Copies out an entry we took: its envelope, then its payload into buf.
   Errc read(const HeldRef &r, Envelope &env, void *buf) noexcept;
 

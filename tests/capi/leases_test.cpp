@@ -376,6 +376,9 @@ TEST(Retries, PlainReceiversGetRetriedMessagesAndLinesGainAnEnvelope) {
   fq_msg_free(m);
   char buf[64];
   size_t len = 0;
+  ASSERT_EQ(fq_next_size(q, &len, 0), 0);
+  EXPECT_EQ(len, 8u);
+  len = 0;
   ASSERT_EQ(fq_recv_timeout(q, buf, 3, &len, 0), FQ_ETOOSMALL);
   EXPECT_EQ(len, 8u);
   ASSERT_EQ(fq_recv_timeout(q, buf, sizeof buf, &len, 0), 0);
