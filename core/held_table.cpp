@@ -274,7 +274,9 @@ void HeldTable::repair(bool rebooted, std::set<std::pair<uint32_t, uint64_t>> &k
     const uint32_t s = e.state.load();
     if (s == kHeldBusy) free_locked(i);
     if (s != kHeldLeased && s != kHeldWaiting) continue;
-    if (rebooted) e.due_ns = 0;  // monotonic times of another boot mean nothing now
+    // Monotonic times of another boot mean nothing now; and with no other
+    // holder of the queue, every lease holder is gone.
+    if (rebooted || s == kHeldLeased) e.due_ns = 0;
     if (e.in_file) keep.insert({kFilePid, file_seq(i, e.file_gen)});
   }
   h->held_checked_ns = 0;

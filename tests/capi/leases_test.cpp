@@ -90,6 +90,51 @@ TEST(Leases, ReceiverKilledHoldingALeaseLosesNothing) {
   EXPECT_EQ(count_payload_files(path), 0u);
 }
 
+TEST(Leases, HeldMessagesOutliveEveryProcess) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  // One process schedules a retry and exits; another leases a message and
+  // dies. Nobody holds the queue in between.
+  const pid_t retrier = spawn([&] {
+    fq_queue *q = nullptr;
+    fq_msg *m = nullptr;
+    if (fq_open(path.c_str(), FQ_READ | FQ_WRITE | FQ_CREATE, &q) != 0) return 1;
+    if (fq_send(q, "later", 5) != 0 || fq_recv_msg(q, &m, 0) != 0) return 2;
+    if (bytes_of(m) != "later" || fq_retry(m, "not yet", 300) != 0) return 3;
+    fq_msg_free(m);
+    return fq_close(q);
+  });
+  const int64_t retried_by = now_ms();
+  ASSERT_EQ(wait_exit(retrier), 0);
+  const pid_t crasher = spawn([&] {
+    fq_queue *q = nullptr;
+    fq_msg *m = nullptr;
+    if (fq_open(path.c_str(), FQ_READ | FQ_WRITE, &q) != 0) return 1;
+    if (fq_send(q, "leased", 6) != 0 || fq_lease(q, &m, 600000, 0) != 0) return 2;
+    ::raise(SIGKILL);
+    return 3;
+  });
+  ASSERT_EQ(wait_exit(crasher), -SIGKILL);
+  fq_queue *q = open_or_die(path, FQ_READ);
+  ASSERT_NE(q, nullptr);
+  fq_msg *m = nullptr;
+  // The dead holder's lease ends with it: due at once, not in ten minutes.
+  ASSERT_EQ(fq_lease(q, &m, 60000, 0), 0);
+  EXPECT_EQ(bytes_of(m), "leased");
+  EXPECT_EQ(fq_msg_attempts(m), 2u);
+  EXPECT_EQ(fq_ack(m), 0);
+  fq_msg_free(m);
+  // The retry keeps its time.
+  ASSERT_EQ(fq_lease(q, &m, 60000, 5000), 0);
+  EXPECT_GE(now_ms() - retried_by, 300);
+  EXPECT_EQ(bytes_of(m), "later");
+  EXPECT_STREQ(fq_msg_reason(m), "not yet");
+  EXPECT_EQ(fq_msg_attempts(m), 2u);
+  EXPECT_EQ(fq_ack(m), 0);
+  fq_msg_free(m);
+  fq_close(q);
+}
+
 TEST(Leases, AnExpiredLeaseIsRedeliveredOnceNotTwice) {
   TempDir dir;
   const std::string path = dir.file("q");
