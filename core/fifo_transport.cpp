@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -193,12 +194,21 @@ void FifoTransport::recover_after_owner_death() noexcept {
   const uint64_t pending = h->pending_read.load();
   if (pending != 0) {
     // The owner died inside read(): if the cursor did not move, the bytes it
-    // took from the pipe are gone and the pipe may start mid-frame.
-    if (pending - 1 == cursor_tail(h->cursor.load())) {
-      h->resync = kResyncStart;
-      h->lost_reads.fetch_add(1);
+    // took from the pipe are in staging but not counted. If it knew how many
+    // (a leased receive), they are adopted; if not, they are lost and the
+    // pipe may start mid-frame.
+    const uint64_t c = h->cursor.load();
+    if (pending - 1 == cursor_tail(c)) {
+      const uint64_t len = h->pending_len.load();
+      if (len > 0) {
+        h->cursor.store(make_cursor(cursor_head(c), cursor_tail(c) + len));
+      } else {
+        h->resync = kResyncStart;
+        h->lost_reads.fetch_add(1);
+      }
     }
     h->pending_read.store(0);
+    h->pending_len.store(0);
   }
 }
 
@@ -561,7 +571,7 @@ Errc FifoTransport::take_locked(Want &w, bool may_read, Taken &t) noexcept {
     const Token tk = next_token(s + head, tail - head, h->resync);
     const uint64_t next = head + tk.size == tail ? 0 : make_cursor(head + tk.size, tail);
     if (tk.kind == Token::need_more) {
-      if (!may_read || !fill_locked()) return Errc::AGAIN;
+      if (!may_read || !fill_locked(w.lease_ms >= 0)) return Errc::AGAIN;
       continue;
     }
     if (tk.kind == Token::garbage) {
@@ -642,13 +652,15 @@ Errc FifoTransport::lease_locked(Want &w, const Token &tk, const uint8_t *staged
   Errc e = Errc::ok;
   uint8_t *dest = m.data.get();
   if (tk.kind == Token::slot_ref) {
-    if (!slots_.claim(tk.slot, pid_)) {
+    // Not claimed yet: only receivers under rx_mutex claim, so it stays
+    // READY, and a receiver killed before the entry is published leaves it
+    // for the next one.
+    if (!slots_.ready(tk.slot)) {
       e = Errc::NOENT;
     } else {
       slots_.read(tk.slot, dest);
       const iovec v{dest, tk.msg_len};
       e = held_.fill(r, m.env, &v, 1, tk.msg_len);
-      if (e != Errc::ok) slots_.unclaim(tk.slot, pid_);
     }
   } else if (tk.kind == Token::shm_ref) {
     e = held_.fill_from_file(r, m.env, tk.ref);
@@ -664,16 +676,22 @@ Errc FifoTransport::lease_locked(Want &w, const Token &tk, const uint8_t *staged
     return e;
   }
   held_.publish(r, kHeldLeased, Deadline::now_ns() + int64_t(w.lease_ms) * 1000000);
-  // Held now: a slot can go before the cursor moves (its reference, if seen
-  // again, no longer matches and is dropped; the held copy is delivered).
-  if (tk.kind == Token::slot_ref) slots_.unput(tk.slot);
+  // Held now, so the old home can go before the cursor moves: a receiver
+  // killed in between leaves a reference that no longer matches (dropped
+  // and counted; the held copy is delivered).
+  if (tk.kind == Token::slot_ref && slots_.claim(tk.slot, pid_)) slots_.unput(tk.slot);
+  if (tk.kind == Token::shm_ref) payloads_.remove(tk.ref.pid, tk.ref.seq);
   m.leased = true;
   m.lease = r.pack();
   return Errc::ok;
 }
 
 // Reads what the pipe has into staging. False when it had nothing.
-bool FifoTransport::fill_locked() noexcept {
+// With `keep_all` (a leased receive: nothing may be lost), it first asks how
+// much the pipe holds and reads exactly that into zeroed space, recording the
+// length: a reader killed inside read() then leaves the bytes in staging, and
+// the next locker adopts them instead of losing them. One more system call.
+bool FifoTransport::fill_locked(bool keep_all) noexcept {
   StateHeader *h = map_.hdr();
   const uint64_t cap = h->staging_cap;
   if (cap - cursor_tail(h->cursor.load()) < kPipeBuf) compact_locked();
@@ -686,10 +704,24 @@ bool FifoTransport::fill_locked() noexcept {
     h->resync = kResyncStart;  // its rest is still in the pipe
     return true;
   }
+  uint64_t want = cap - tail;
+  if (keep_all) {
+    int avail = 0;
+    if (::ioctl(fifo_.get(), FIONREAD, &avail) != 0 || avail <= 0) {
+      h->drained = 1;
+      return false;
+    }
+    if (uint64_t(avail) < want) want = uint64_t(avail);
+    // Zeroed, so a read cut short (a fault under a fatal signal) leaves
+    // garbage that is skipped, never stale frames that look new.
+    std::memset(map_.staging() + tail, 0, want);
+    h->pending_len.store(want);
+  }
   h->pending_read.store(tail + 1);
-  const ssize_t n = ::read(fifo_.get(), map_.staging() + tail, cap - tail);
+  const ssize_t n = ::read(fifo_.get(), map_.staging() + tail, want);
   if (n > 0) h->cursor.store(make_cursor(head, tail + uint64_t(n)));
   h->pending_read.store(0);
+  h->pending_len.store(0);
   h->drained = n < ssize_t(cap - tail);
   return n > 0;
 }

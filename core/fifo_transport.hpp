@@ -56,7 +56,7 @@ class FifoTransport final : public Transport {
     Fd payload;            // a claimed payload file, copied outside the lock
     bool in_slot = false;  // a claimed slot, copied outside the lock
     SlotRef slot;
-    bool held_file = false;  // a leased payload adopted into the held table
+    bool held_file = false;  // a leased payload linked into the held table
     HeldRef held;
   };
 
@@ -86,7 +86,7 @@ class FifoTransport final : public Transport {
   void release(uint64_t len) noexcept;
 
   Errc take_locked(Want &w, bool may_read, Taken &t) noexcept;
-  bool fill_locked() noexcept;
+  bool fill_locked(bool keep_all) noexcept;
   bool compact_locked() noexcept;
   void drain_locked() noexcept;
   void ring_bell() noexcept;

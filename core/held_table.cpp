@@ -103,7 +103,7 @@ Errc HeldTable::fill(const HeldRef &r, const Envelope &env, const iovec *iov, si
 
 Errc HeldTable::fill_from_file(const HeldRef &r, const Envelope &env, const ShmRef &from) noexcept {
   HeldEntry &e = at(r.index);
-  if (Errc err = payloads_.adopt(from, kFilePid, file_seq(r.index, r.gen)); err != Errc::ok) {
+  if (Errc err = payloads_.link(from, kFilePid, file_seq(r.index, r.gen)); err != Errc::ok) {
     return err;
   }
   e.file_gen = r.gen;

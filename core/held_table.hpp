@@ -45,7 +45,8 @@ class HeldTable {
   // Fills a BUSY entry of ours with the envelope and the payload.
   Errc fill(const HeldRef &r, const Envelope &env, const iovec *iov, size_t iovcnt,
             uint64_t len) noexcept;
-  // Fills a BUSY entry of ours, adopting a payload file by renaming it.
+  // Fills a BUSY entry of ours, linking a payload file to its held name
+  // (the caller removes the old name once the entry is published).
   Errc fill_from_file(const HeldRef &r, const Envelope &env, const ShmRef &from) noexcept;
   // BUSY -> LEASED (ours, until due) or WAITING (until due).
   void publish(const HeldRef &r, HeldState to, int64_t due_ns) noexcept;

@@ -80,6 +80,7 @@ struct StateHeader {
   alignas(64) pthread_mutex_t rx_mutex;  // robust, process-shared
   std::atomic<uint64_t> cursor;          // head | tail << 32: one store moves both
   std::atomic<uint64_t> pending_read;    // tail + 1 while a read() is in flight
+  std::atomic<uint64_t> pending_len;     // what that read will return, if known (leased receives)
   std::atomic<uint32_t> moving;          // set while staging is being compacted
   uint32_t resync;                       // see frame.hpp: next_token
   std::atomic<uint32_t> rx_waiters;      // receivers asleep in ppoll

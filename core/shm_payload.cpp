@@ -104,13 +104,14 @@ Errc ShmPayloads::open(uint32_t pid, uint64_t seq, Fd &out) const noexcept {
   }
 }
 
-Errc ShmPayloads::adopt(const ShmRef &from, uint32_t pid, uint64_t seq) const noexcept {
+Errc ShmPayloads::link(const ShmRef &from, uint32_t pid, uint64_t seq) const noexcept {
   try {
     const std::string src = name(from.pid, from.seq), dst = name(pid, seq);
     struct stat st;
     if (::lstat(src.c_str(), &st) != 0) return errc_from_errno(errno);
     if (!S_ISREG(st.st_mode) || uint64_t(st.st_size) != from.len) return Errc::NOENT;
-    if (::rename(src.c_str(), dst.c_str()) != 0) return errc_from_errno(errno);
+    ::unlink(dst.c_str());  // a leftover of an owner that died before recording it
+    if (::link(src.c_str(), dst.c_str()) != 0) return errc_from_errno(errno);
     return Errc::ok;
   } catch (const std::bad_alloc &) {
     return Errc::NOMEM;

@@ -37,9 +37,10 @@ class ShmPayloads {
 
   // Opens the payload (pid, seq) for reading, leaving its name in place.
   Errc open(uint32_t pid, uint64_t seq, Fd &out) const noexcept;
-  // Renames the payload `from` to (pid, seq): one message changes owner
-  // without a copy. NOENT if it is gone or does not have the promised size.
-  Errc adopt(const ShmRef &from, uint32_t pid, uint64_t seq) const noexcept;
+  // Gives the payload `from` a second name, (pid, seq): one message gets a
+  // new owner without a copy, and the old name stays until the new owner
+  // has recorded it. NOENT if it is gone or does not have the promised size.
+  Errc link(const ShmRef &from, uint32_t pid, uint64_t seq) const noexcept;
 
   void remove(uint32_t pid, uint64_t seq) const noexcept;
 

@@ -133,8 +133,10 @@ void SlotArena::read(const SlotRef &ref, void *buf) const noexcept {
   if (ref.len > 0) std::memcpy(buf, slot(ref.index), ref.len);
 }
 
-void SlotArena::unclaim(const SlotRef &ref, uint32_t pid) noexcept {
-  words_[ref.index].store(make_word(kReady, pid, ref.gen), std::memory_order_release);
+bool SlotArena::ready(const SlotRef &ref) const noexcept {
+  if (!words_ || ref.index >= kSlots || ref.len > kSlotSize) return false;
+  const uint64_t w = words_[ref.index].load(std::memory_order_acquire);
+  return phase_of(w) == kReady && gen_of(w) == ref.gen;
 }
 
 // Slots held by a process that no longer exists (killed mid-copy) go back.

@@ -46,10 +46,10 @@ class SlotArena {
   bool claim(const SlotRef &ref, uint32_t pid) noexcept;
   // Receiver, after unlocking: copies the claimed payload out and frees it.
   void take(const SlotRef &ref, void *buf) noexcept;
-  // Copies a claimed payload out, keeping the slot claimed.
+  // True if the slot holds `ref`, READY for a receiver.
+  bool ready(const SlotRef &ref) const noexcept;
+  // Copies a payload out (claimed, or READY under the receive lock), keeping the slot.
   void read(const SlotRef &ref, void *buf) const noexcept;
-  // Gives a claimed slot back, READY for the next receiver.
-  void unclaim(const SlotRef &ref, uint32_t pid) noexcept;
 
   // First holder: frees every slot but the READY ones staging refers to
   // (pairs of index and generation).

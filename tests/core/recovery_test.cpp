@@ -2,6 +2,7 @@
 // wedge the queue or make it deliver a fragment. These tests play the dying
 // receiver with the real state file, so they see the engine's insides.
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,6 +96,32 @@ TEST(Recovery, LockHolderDiesInsideRead) {
   q->stats(s);
   EXPECT_EQ(s.lost_reads, 1u);
   EXPECT_GT(s.garbage_bytes, 0u);
+}
+
+TEST(Recovery, LeasedReaderDiesInsideReadLosesNothing) {
+  Dir d;
+  const std::string path = d.path + "/q";
+  auto q = open_q(path);
+  ASSERT_EQ(send_str(*q, "first"), Errc::ok);
+  ASSERT_EQ(send_str(*q, "second"), Errc::ok);
+  // A leased receive records how much its read will bring before reading:
+  // dying right after the read, it leaves the bytes in staging, uncounted.
+  in_dying_child(path, [](StateHeader *h, int fifo) {
+    pthread_mutex_lock(&h->rx_mutex);
+    const uint8_t *staging = reinterpret_cast<uint8_t *>(h) + kStagingOffset;
+    const uint64_t tail = cursor_tail(h->cursor.load());
+    int avail = 0;
+    if (::ioctl(fifo, FIONREAD, &avail) != 0 || avail <= 0) ::_exit(2);
+    h->pending_len.store(uint64_t(avail));
+    h->pending_read.store(tail + 1);
+    if (::read(fifo, const_cast<uint8_t *>(staging) + tail, size_t(avail)) != avail) ::_exit(3);
+  });
+  EXPECT_EQ(recv_str(*q), "first");
+  EXPECT_EQ(recv_str(*q), "second");
+  Stats s;
+  q->stats(s);
+  EXPECT_EQ(s.lost_reads, 0u);
+  EXPECT_EQ(s.garbage_bytes, 0u);
 }
 
 TEST(Recovery, CompactionCutShortDiscardsStaging) {

@@ -1,0 +1,286 @@
+// Torture: many senders and receivers with random sizes up to 4 MiB, with
+// and without a chaos loop that SIGKILLs any of them at random moments, in
+// plain and in lease mode. Every process writes what it did to its own log
+// (one write per record, so a kill loses at most the record in flight), and
+// the parent accounts for every message at the end. Each test is bounded: a
+// fixed number of messages or kills, and timeouts on every wait.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "../capi/test_support.hpp"
+
+using namespace fqtest;
+
+namespace {
+
+constexpr size_t kMaxSize = 4 << 20;
+
+size_t random_size(std::mt19937_64 &rng) {
+  const unsigned bucket = rng() % 100;
+  if (bucket < 70) return rng() % 4097;        // frames
+  if (bucket < 95) return rng() % (64 << 10);  // slots
+  return rng() % (kMaxSize + 1);               // payload files
+}
+
+bool exists(const std::string &p) { return ::access(p.c_str(), F_OK) == 0; }
+void touch(const std::string &p) {
+  ::close(::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+}
+
+// An append-only log of fixed-size records: one write each.
+struct Log {
+  int fd;
+  explicit Log(const std::string &path)
+      : fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) {}
+  ~Log() { ::close(fd); }
+  void put(uint32_t a, uint32_t b) {
+    const uint32_t r[2] = {a, b};
+    if (::write(fd, r, sizeof r) != ssize_t(sizeof r)) std::abort();
+  }
+};
+
+std::vector<std::pair<uint32_t, uint32_t>> read_log(const std::string &path) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) return out;
+  uint32_t r[2];
+  while (std::fread(r, sizeof r, 1, f) == 1) out.emplace_back(r[0], r[1]);
+  std::fclose(f);
+  return out;
+}
+
+struct Load {
+  int senders = 4, receivers = 4;
+  uint32_t per_sender = 0;  // 0: until told to stop
+  int kills = 0;
+  bool lease = false;
+};
+
+class Torture {
+ public:
+  explicit Torture(const Load &run) : run_(run), path_(dir_.file("q")) {}
+
+  void go() {
+    fq_opts o = FQ_OPTS_INIT;
+    o.room_bytes = 256u << 20;
+    fq_queue *q = open_or_die(path_, FQ_READ | FQ_WRITE | FQ_CREATE, &o);
+    ASSERT_NE(q, nullptr);
+    files_before_ = count_payload_files(path_);
+    for (int i = 0; i < run_.receivers; ++i) start(false);
+    for (int i = 0; i < run_.senders; ++i) start(true);
+    chaos();
+    stop_and_wait();
+    fq_stats s = FQ_STATS_INIT;
+    ASSERT_EQ(fq_get_stats(q, &s), 0);
+    stats_ = s;
+    // Anything left is still queued: count it, then it must be gone.
+    std::vector<uint8_t> buf(kMaxSize);
+    size_t len;
+    while (fq_recv_timeout(q, buf.data(), buf.size(), &len, 0) == 0) ++still_queued_;
+    fq_close(q);
+    // The next first holder sweeps what killed processes left in /dev/shm.
+    q = open_or_die(path_, FQ_READ);
+    ASSERT_NE(q, nullptr);
+    fq_close(q);
+    account();
+  }
+
+ private:
+  struct Child {
+    pid_t pid;
+    bool sender;
+    uint32_t id;
+  };
+
+  std::string log_of(bool sender, uint32_t id) const {
+    return dir_.file((sender ? "tx" : "rx") + std::to_string(id));
+  }
+
+  void start(bool sender) {
+    const uint32_t id = next_id_++;
+    const std::string path = path_, log = log_of(sender, id);
+    const std::string stop = dir_.file(sender ? "stop-tx" : "stop-rx");
+    const Load run = run_;
+    const pid_t pid = spawn([=] {
+      return sender ? send_loop(path, log, stop, id, run) : recv_loop(path, log, stop, run);
+    });
+    children_.push_back({pid, sender, id});
+    (sender ? sender_ids_ : receiver_ids_).push_back(id);
+  }
+
+  static int send_loop(const std::string &path, const std::string &log_path,
+                       const std::string &stop, uint32_t id, const Load &run) {
+    fq_queue *q = nullptr;
+    if (fq_open(path.c_str(), FQ_WRITE, &q) != 0) return 1;
+    Log log(log_path);
+    std::mt19937_64 rng(id * 7919 + uint64_t(::getpid()));
+    for (uint32_t seq = 0; run.per_sender == 0 || seq < run.per_sender; ++seq) {
+      if (run.per_sender == 0 && exists(stop)) break;
+      const auto m = make_msg(id, seq, random_size(rng));
+      if (fq_send_timeout(q, m.data(), m.size(), 60000) != 0) return 2;
+      log.put(id, seq);
+    }
+    return fq_close(q) == 0 ? 0 : 3;
+  }
+
+  static int recv_loop(const std::string &path, const std::string &log_path,
+                       const std::string &stop, const Load &run) {
+    fq_queue *q = nullptr;
+    if (fq_open(path.c_str(), FQ_READ, &q) != 0) return 1;
+    Log log(log_path);
+    std::vector<uint8_t> buf(kMaxSize);
+    for (;;) {
+      const uint8_t *data = buf.data();
+      size_t len = 0;
+      fq_msg *m = nullptr;
+      const int r = run.lease ? fq_lease(q, &m, 60000, 300)
+                              : fq_recv_timeout(q, buf.data(), buf.size(), &len, 300);
+      if (r == FQ_ETIMEDOUT) {
+        if (exists(stop)) break;  // idle after the senders stopped: drained
+        continue;
+      }
+      if (r != 0) return 2;
+      if (m) {
+        data = static_cast<const uint8_t *>(fq_msg_data(m));
+        len = fq_msg_size(m);
+      }
+      uint32_t sender, seq;
+      if (!check_msg(data, len, sender, seq)) return 3;  // corrupt
+      log.put(sender, seq);
+      if (m) {
+        if (fq_ack(m) != 0) return 4;
+        fq_msg_free(m);
+      }
+    }
+    return fq_close(q) == 0 ? 0 : 5;
+  }
+
+  void chaos() {
+    std::mt19937_64 rng(12345);
+    for (int k = 0; k < run_.kills; ++k) {
+      ::usleep(useconds_t(2000 + rng() % 40000));
+      const size_t i = rng() % children_.size();
+      const Child c = children_[i];
+      ::kill(c.pid, SIGKILL);
+      const int status = wait_exit(c.pid);
+      ASSERT_TRUE(status == -SIGKILL || status == 0) << "child exited " << status;
+      children_.erase(children_.begin() + long(i));
+      (c.sender ? killed_senders_ : killed_receivers_).insert(c.id);
+      start(c.sender);
+    }
+  }
+
+  void stop_and_wait() {
+    touch(dir_.file("stop-tx"));
+    for (const Child &c : children_) {
+      if (c.sender) {
+        EXPECT_EQ(wait_exit(c.pid, 120000), 0) << "sender " << c.id;
+      }
+    }
+    touch(dir_.file("stop-rx"));
+    for (const Child &c : children_) {
+      if (!c.sender) {
+        EXPECT_EQ(wait_exit(c.pid, 120000), 0) << "receiver " << c.id;
+      }
+    }
+  }
+
+  void account() {
+    std::map<uint32_t, uint32_t> sent;  // sender -> messages it logged as sent
+    for (uint32_t id : sender_ids_) sent[id] = uint32_t(read_log(log_of(true, id)).size());
+    std::map<std::pair<uint32_t, uint32_t>, int> got;
+    bool ordered = true;
+    for (uint32_t id : receiver_ids_) {
+      std::map<uint32_t, uint32_t> last;  // per sender, in this receiver's order
+      for (const auto &r : read_log(log_of(false, id))) {
+        ++got[r];
+        auto it = last.find(r.first);
+        if (it != last.end() && r.second <= it->second) ordered = false;
+        last[r.first] = r.second;
+      }
+    }
+    uint64_t logged = 0, delivered = 0, duplicates = 0, lost = 0, unlogged = 0;
+    for (const auto &s : sent) logged += s.second;
+    for (const auto &g : got) {
+      ++delivered;
+      duplicates += uint64_t(g.second - 1);
+      const uint32_t n = sent[g.first.first];
+      // A sender killed after fq_send but before its log record: delivered, not logged.
+      const bool ok =
+          g.first.second < n || (g.first.second == n && killed_senders_.count(g.first.first) != 0);
+      EXPECT_TRUE(ok) << "phantom message " << g.first.first << "/" << g.first.second;
+      unlogged += !ok ? 0 : g.first.second == n;
+    }
+    for (const auto &s : sent) {
+      for (uint32_t seq = 0; seq < s.second; ++seq) lost += got.count({s.first, seq}) == 0;
+    }
+    std::printf(
+        "[ tally    ] %s mode: %zu senders, %zu receivers, %zu+%zu killed; %llu messages "
+        "sent and logged, %llu delivered (%llu sent by a sender killed before logging), "
+        "%llu duplicates, %llu lost, %llu still queued; lost_reads %llu, dropped %llu\n",
+        run_.lease ? "lease" : "plain", sender_ids_.size(), receiver_ids_.size(),
+        killed_senders_.size(), killed_receivers_.size(), static_cast<unsigned long long>(logged),
+        static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(unlogged),
+        static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(lost),
+        static_cast<unsigned long long>(still_queued_),
+        static_cast<unsigned long long>(stats_.lost_reads),
+        static_cast<unsigned long long>(stats_.dropped));
+    EXPECT_EQ(still_queued_, 0u);  // the receivers drained the queue
+    EXPECT_EQ(count_payload_files(path_), files_before_);
+    const uint64_t rx_kills = killed_receivers_.size();
+    if (run_.lease) {
+      // At-least-once: nothing lost; a receiver killed between its log
+      // record and its ack is the only source of a second delivery.
+      EXPECT_EQ(lost, 0u);
+      EXPECT_LE(duplicates, rx_kills);
+    } else {
+      // At-most-once: never twice, in order; a kill loses what the killed
+      // receiver held: one message, or one read's worth if inside read().
+      EXPECT_EQ(duplicates, 0u);
+      EXPECT_TRUE(ordered) << "a sender's messages arrived out of order at one receiver";
+      const uint64_t per_read = stats_.pipe_size / 16 + 1;
+      EXPECT_LE(lost, rx_kills + stats_.lost_reads * per_read + stats_.dropped);
+      if (rx_kills == 0) {
+        EXPECT_EQ(lost, 0u);
+      }
+    }
+  }
+
+  Load run_;
+  TempDir dir_;
+  std::string path_;
+  std::vector<Child> children_;
+  std::vector<uint32_t> sender_ids_, receiver_ids_;
+  std::set<uint32_t> killed_senders_, killed_receivers_;
+  uint32_t next_id_ = 0;
+  size_t files_before_ = 0;
+  uint64_t still_queued_ = 0;
+  fq_stats stats_ = FQ_STATS_INIT;
+};
+
+TEST(Torture, ExactlyOnceUnderLoad8x8) {
+  Load r;
+  r.senders = 8;
+  r.receivers = 8;
+  r.per_sender = 250;
+  Torture(r).go();
+}
+
+TEST(Torture, KillAnyoneAnytimePlain) {
+  Load r;
+  r.kills = 60;
+  Torture(r).go();
+}
+
+TEST(Torture, KillAnyoneAnytimeLeased) {
+  Load r;
+  r.kills = 60;
+  r.lease = true;
+  Torture(r).go();
+}
+
+}  // namespace
