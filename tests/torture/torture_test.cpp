@@ -283,4 +283,150 @@ TEST(Torture, KillAnyoneAnytimeLeased) {
   Torture(r).go();
 }
 
+// Workers lease, fail at random (transiently or for good) and are killed at
+// random; every input must end as done or dead-lettered, and a redrive with
+// the cause fixed must then finish every one.
+class Conservation {
+ public:
+  void go() {
+    fq_queue *q = open_or_die(path_, FQ_READ | FQ_WRITE | FQ_CREATE);
+    ASSERT_NE(q, nullptr);
+    fq_policy p = FQ_POLICY_INIT;
+    p.max_attempts = 3;
+    p.backoff_base_ms = 1;
+    p.backoff_cap_ms = 20;
+    p.jitter_pct = 0;
+    ASSERT_EQ(fq_set_policy(q, &p), 0);
+    for (uint32_t i = 0; i < kInputs; ++i) ASSERT_EQ(fq_send(q, &i, sizeof i), 0);
+    for (int w = 0; w < 4; ++w) start(35);
+    std::mt19937_64 rng(777);
+    for (int k = 0; k < kKills; ++k) {
+      ::usleep(useconds_t(3000 + rng() % 30000));
+      const size_t i = rng() % workers_.size();
+      ::kill(workers_[i], SIGKILL);
+      ASSERT_EQ(wait_exit(workers_[i]), -SIGKILL);
+      workers_.erase(workers_.begin() + long(i));
+      start(35);
+    }
+    settle(q);
+    // Every input ended once: done, or dead (in the durable log).
+    std::multiset<uint32_t> done = logged(), dead = dead_log();
+    uint64_t both = 0, missing = 0;
+    for (uint32_t i = 0; i < kInputs; ++i) {
+      both += done.count(i) + dead.count(i) > 1;
+      missing += done.count(i) + dead.count(i) == 0;
+    }
+    std::printf(
+        "[ tally    ] %u inputs, %d workers killed: %zu done, %zu dead-lettered, %llu "
+        "ended twice (a worker killed before settling), %llu missing\n",
+        kInputs, kKills, done.size(), dead.size(), static_cast<unsigned long long>(both),
+        static_cast<unsigned long long>(missing));
+    EXPECT_EQ(missing, 0u);
+    EXPECT_LE(both, uint64_t(kKills));
+    EXPECT_GT(dead.size(), 0u);  // the random failures did reach the dead-letter queue
+    // The cause is fixed: redrive, and workers that never fail finish the rest.
+    fq_queue *dlq = open_or_die(path_ + ".dlq", FQ_READ);
+    ASSERT_NE(dlq, nullptr);
+    size_t moved = 0;
+    ASSERT_EQ(fq_redrive(dlq, nullptr, &moved), 0);
+    EXPECT_GE(moved, dead.size() - both);
+    for (int w = 0; w < 2; ++w) start(0);
+    settle(q);
+    done = logged();
+    for (uint32_t i = 0; i < kInputs; ++i) EXPECT_GE(done.count(i), 1u) << "input " << i;
+    fq_msg *m = nullptr;
+    EXPECT_EQ(fq_recv_msg(dlq, &m, 0), FQ_EAGAIN);
+    fq_close(dlq);
+    fq_close(q);
+    fq_unlink((path_ + ".dlq").c_str());
+  }
+
+ private:
+  static constexpr uint32_t kInputs = 500;
+  static constexpr int kKills = 25;
+
+  void start(unsigned fail_pct) {
+    const std::string path = path_, log = dir_.file("done" + std::to_string(logs_++));
+    const std::string stop = dir_.file("stop");
+    workers_.push_back(spawn([=] {
+      fq_queue *q = nullptr;
+      if (fq_open(path.c_str(), FQ_READ, &q) != 0) return 1;
+      Log done(log);
+      std::mt19937_64 rng(uint64_t(::getpid()));
+      for (;;) {
+        fq_msg *m = nullptr;
+        const int r = fq_lease(q, &m, 60000, 200);
+        if (r == FQ_ETIMEDOUT && exists(stop)) break;
+        if (r == FQ_ETIMEDOUT) continue;
+        if (r != 0 || fq_msg_size(m) != sizeof(uint32_t)) return 2;
+        uint32_t id;
+        std::memcpy(&id, fq_msg_data(m), sizeof id);
+        const unsigned roll = unsigned(rng() % 100);
+        int rc;
+        if (roll < fail_pct) {
+          rc = fq_fail(m, "random failure", roll < fail_pct / 7 ? FQ_PERMANENT : 0, nullptr);
+        } else {
+          done.put(id, 0);
+          rc = fq_ack(m);
+        }
+        fq_msg_free(m);
+        if (rc != 0 && rc != FQ_ELEASELOST) return 3;
+      }
+      return fq_close(q) == 0 ? 0 : 4;
+    }));
+  }
+
+  // Waits until nothing is queued or held, then stops the workers.
+  void settle(fq_queue *q) {
+    const int64_t give_up = now_ms() + 120000;
+    for (;;) {
+      fq_stats s = FQ_STATS_INIT;
+      ASSERT_EQ(fq_get_stats(q, &s), 0);
+      if (s.queued_msgs == 0 && s.held == 0) break;
+      ASSERT_LT(now_ms(), give_up) << s.queued_msgs << " queued, " << s.held << " held";
+      ::usleep(20000);
+    }
+    touch(dir_.file("stop"));
+    for (pid_t w : workers_) EXPECT_EQ(wait_exit(w), 0);
+    workers_.clear();
+    ::unlink(dir_.file("stop").c_str());
+  }
+
+  static int64_t now_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  }
+
+  std::multiset<uint32_t> logged() const {
+    std::multiset<uint32_t> ids;
+    for (int i = 0; i < logs_; ++i) {
+      for (const auto &r : read_log(dir_.file("done" + std::to_string(i)))) ids.insert(r.first);
+    }
+    return ids;
+  }
+
+  std::multiset<uint32_t> dead_log() const {
+    std::multiset<uint32_t> ids;
+    fq_dead_log *log = nullptr;
+    if (fq_dead_open(path_.c_str(), &log) != 0) return ids;
+    fq_msg *m = nullptr;
+    while (fq_dead_next(log, &m) == 0) {
+      uint32_t id = 0;
+      if (fq_msg_size(m) == sizeof id) std::memcpy(&id, fq_msg_data(m), sizeof id);
+      ids.insert(id);
+      fq_msg_free(m);
+    }
+    fq_dead_close(log);
+    return ids;
+  }
+
+  TempDir dir_;
+  std::string path_ = dir_.file("jobs");
+  std::vector<pid_t> workers_;
+  int logs_ = 0;
+};
+
+TEST(Torture, DeadLetterConservation) { Conservation().go(); }
+
 }  // namespace
