@@ -70,6 +70,7 @@ int fq_open_opts(const char *path, int flags, const fq_opts *opts, fq_queue **ou
   return fq::guarded([&] {
     if (!path || !out) return Errc::INVAL;
     *out = nullptr;
+    if (flags & ~fq::kAllFlags) return Errc::INVAL;  // internal flags stay internal
     fq::OpenOptions o;
     if (opts) {
       // Read only the fields the caller's fq_opts has.

@@ -53,7 +53,9 @@ class FifoTransport::RxLock {
 
 Errc FifoTransport::open(const std::string &path, int flags, const OpenOptions &opts,
                          std::unique_ptr<Transport> &out) noexcept {
-  if ((flags & ~kAllFlags) != 0 || (flags & (kRead | kWrite)) == 0) return Errc::INVAL;
+  if ((flags & ~(kAllFlags | kDurable)) != 0 || (flags & (kRead | kWrite)) == 0) {
+    return Errc::INVAL;
+  }
   if ((opts.mode & ~mode_t(0777)) != 0 || path.empty()) return Errc::INVAL;
   try {
     std::unique_ptr<FifoTransport> t(new FifoTransport(path, flags));
@@ -364,8 +366,7 @@ Errc FifoTransport::write_frame(const iovec *iov, size_t iovcnt, size_t total, c
   const uint8_t flags = kFlagCounted | (env_len > 0 ? kFlagEnvelope : 0);
   encode_header(header, FrameKind::inline_msg, flags, uint32_t(env_len + total), crc);
   v[0] = iovec{header, kHeaderSize};
-  return write_atomic(fifo_.get(), map_.hdr()->removed, v, int(cnt), kHeaderSize + env_len + total,
-                      d);
+  return emit(v, int(cnt), kHeaderSize + env_len + total, d);
 }
 
 // A frame that points at a payload kept elsewhere (a slot or a file).
@@ -378,7 +379,47 @@ Errc FifoTransport::send_ref(FrameKind kind, const uint8_t *ref, size_t ref_len,
   const uint8_t flags = kFlagCounted | (env_len > 0 ? kFlagEnvelope : 0);
   encode_header(frame, kind, flags, uint32_t(body), crc32c(0, frame + kHeaderSize, body));
   const iovec v{frame, kHeaderSize + body};
-  return write_atomic(fifo_.get(), map_.hdr()->removed, &v, 1, kHeaderSize + body, d);
+  return emit(&v, 1, kHeaderSize + body, d);
+}
+
+Errc FifoTransport::emit(const iovec *v, int cnt, size_t total, const Deadline &d) noexcept {
+  if (flags_ & kDurable) {
+    uint8_t frame[kPipeBuf];
+    gather(v, size_t(cnt), frame);
+    if (append_staged(frame, total)) {
+      if (map_.hdr()->rx_waiters.load() > 0) ring_bell();  // not in the pipe: wake them
+      return Errc::ok;
+    }
+  }
+  return write_atomic(fifo_.get(), map_.hdr()->removed, v, cnt, total, d);
+}
+
+// Appends a frame behind what is staged. Staging is in the state file, so
+// the frame outlives every process; the pipe only lives while someone holds
+// it. False when staging cannot take it: it ends inside a token or is
+// recovering from a lost read, or the room a last holder's drain needs (a
+// full pipe) would be gone.
+bool FifoTransport::append_staged(const uint8_t *frame, size_t len) noexcept {
+  RxLock lock(*this);
+  if (lock.err() != Errc::ok) return false;
+  StateHeader *h = map_.hdr();
+  if (h->resync != 0 || h->pending_read.load() != 0) return false;
+  const uint64_t keep_free = h->limits.pipe_size + 64 * 1024;
+  if (h->staging_cap - cursor_tail(h->cursor.load()) < keep_free + len) compact_locked();
+  const uint64_t c = h->cursor.load();
+  const uint32_t head = cursor_head(c), tail = cursor_tail(c);
+  if (h->staging_cap - tail < keep_free + len) return false;
+  bool clean = true;
+  uint32_t resync = 0;
+  for (uint32_t at = head; at < tail && clean;) {
+    const Token t = next_token(map_.staging() + at, tail - at, resync);
+    clean = t.kind != Token::need_more;
+    at += uint32_t(t.size);
+  }
+  if (!clean) return false;  // a frame read in part: ours would land inside it
+  std::memcpy(map_.staging() + tail, frame, len);
+  h->cursor.store(make_cursor(head, tail + len));  // one store publishes it
+  return true;
 }
 
 // Takes room for one message of `len` bytes, waiting on the room futex while
@@ -887,7 +928,7 @@ Errc FifoTransport::dead_letter(Received &m, const std::string &reason, bool per
     OpenOptions o;
     o.mode = st.st_mode & 0777;
     std::unique_ptr<Transport> dlq;
-    if (Errc e = FifoTransport::open(dead_letter_path(path_), kWrite | kCreate, o, dlq);
+    if (Errc e = FifoTransport::open(dead_letter_path(path_), kWrite | kCreate | kDurable, o, dlq);
         e != Errc::ok) {
       return e;
     }

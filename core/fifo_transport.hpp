@@ -82,6 +82,10 @@ class FifoTransport final : public Transport {
                    size_t env_len, const Deadline &d) noexcept;
   Errc send_ref(FrameKind kind, const uint8_t *ref, size_t ref_len, const uint8_t *env,
                 size_t env_len, const Deadline &d) noexcept;
+  // Writes one frame (at most PIPE_BUF bytes) into the pipe, or with
+  // kDurable into staging when it can.
+  Errc emit(const iovec *v, int cnt, size_t total, const Deadline &d) noexcept;
+  bool append_staged(const uint8_t *frame, size_t len) noexcept;
   Errc reserve(uint64_t len, const Deadline &d) noexcept;
   void release(uint64_t len) noexcept;
 

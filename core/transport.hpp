@@ -25,6 +25,9 @@ enum OpenFlags : int {
   kNonblock = 16,
 };
 constexpr int kAllFlags = kRead | kWrite | kCreate | kLines | kNonblock;
+// Internal, not in the C API: frames go into the queue's state file rather
+// than the pipe where they can, so they outlive every process (dead letters).
+constexpr int kDurable = 1 << 16;
 
 struct OpenOptions {
   mode_t mode = 0600;

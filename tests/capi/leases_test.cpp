@@ -404,6 +404,40 @@ TEST(Retries, APermanentFailureSkipsTheRetries) {
   fq_close(q);
 }
 
+TEST(Retries, DeadLettersOutliveEveryProcessThatHeldTheQueue) {
+  TempDir dir;
+  const std::string path = dir.file("q"), dlq_path = path + ".dlq";
+  fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE);
+  ASSERT_NE(q, nullptr);
+  // Another process holds the dead-letter queue, so the dead-lettering
+  // process is not its last holder and does not drain the pipe at close.
+  Signal ready;
+  const pid_t holder = spawn([&] {
+    fq_queue *h = nullptr;
+    if (fq_open(dlq_path.c_str(), FQ_WRITE | FQ_CREATE, &h) != 0) return 1;
+    ready.post('r');
+    ::pause();
+    return 2;
+  });
+  ASSERT_EQ(ready.wait(), 'r');
+  ASSERT_EQ(fq_send(q, "doomed", 6), 0);
+  fq_msg *m = nullptr;
+  ASSERT_EQ(fq_recv_msg(q, &m, 0), 0);
+  ASSERT_EQ(fq_dead_letter(m, "why"), 0);
+  fq_msg_free(m);
+  // The holder dies without closing: the pipe dies with it, staging does not.
+  ASSERT_EQ(::kill(holder, SIGKILL), 0);
+  ASSERT_EQ(wait_exit(holder), -SIGKILL);
+  fq_queue *dlq = open_or_die(dlq_path, FQ_READ);
+  ASSERT_NE(dlq, nullptr);
+  ASSERT_EQ(fq_recv_msg(dlq, &m, 0), 0);
+  EXPECT_EQ(bytes_of(m), "doomed");
+  EXPECT_STREQ(fq_msg_reason(m), "why");
+  fq_msg_free(m);
+  fq_close(dlq);
+  fq_close(q);
+}
+
 TEST(Retries, PlainReceiversGetRetriedMessagesAndLinesGainAnEnvelope) {
   TempDir dir;
   const std::string path = dir.file("q");
