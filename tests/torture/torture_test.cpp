@@ -321,6 +321,7 @@ class Conservation {
         "ended twice (a worker killed before settling), %llu missing\n",
         kInputs, kKills, done.size(), dead.size(), static_cast<unsigned long long>(both),
         static_cast<unsigned long long>(missing));
+    std::fflush(stdout);  // before more workers fork, or they print it again
     EXPECT_EQ(missing, 0u);
     EXPECT_LE(both, uint64_t(kKills));
     EXPECT_GT(dead.size(), 0u);  // the random failures did reach the dead-letter queue
