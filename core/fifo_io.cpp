@@ -26,6 +26,7 @@ Errc errc_from_errno(int e) noexcept {
       return Errc::NOMEM;
     case ENOSPC:
     case EDQUOT:
+    case EFBIG:  // past RLIMIT_FSIZE: as full a disk as the caller will get
       return Errc::NOSPC;
     case EINTR:
       return Errc::INTR;

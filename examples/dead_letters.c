@@ -53,7 +53,7 @@ static int fetch(const char *url, unsigned attempt) {
 static int worker(const char *path, int id) {
   fq_queue *q;
   fq_msg *m;
-  char me[16];
+  char me[24];
   snprintf(me, sizeof me, "worker %d", id);
   if (fq_open(path, FQ_READ, &q) != 0) return 1;
   /* Idle for 2 s: the demo is over. */

@@ -1,0 +1,136 @@
+// Running out: a full pipe with nobody reading, no file descriptors left, no
+// room to write a file (RLIMIT_FSIZE stands in for a full disk and a full
+// /dev/shm: tmpfs and ext4 both honour it). Each ends in a clear error code,
+// with nothing half-sent, no room or file leaked, and the queue still working.
+#include <sys/resource.h>
+
+#include "test_support.hpp"
+
+using namespace fqtest;
+
+namespace {
+
+TEST(Exhaustion, PipeFullWithNobodyReadingTimesOutCleanly) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_opts o = FQ_OPTS_INIT;
+  o.pipe_size = 64 * 1024;  // fills after 16 messages of 4 KiB
+  fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE, &o);
+  ASSERT_NE(q, nullptr);
+  const std::vector<uint8_t> m(4000, 'p');
+  uint32_t sent = 0;
+  int rc;
+  while ((rc = fq_send_timeout(q, m.data(), m.size(), 50)) == 0) ++sent;
+  EXPECT_EQ(rc, FQ_ETIMEDOUT);
+  EXPECT_GT(sent, 10u);
+  fq_stats s = FQ_STATS_INIT;
+  ASSERT_EQ(fq_get_stats(q, &s), 0);
+  EXPECT_EQ(s.queued_msgs, sent);  // the timed-out send gave its room back
+  std::vector<uint8_t> buf(8192);
+  size_t len;
+  for (uint32_t i = 0; i < sent; ++i) {
+    ASSERT_EQ(fq_recv_timeout(q, buf.data(), buf.size(), &len, 0), 0);
+    ASSERT_EQ(len, m.size());
+    ASSERT_EQ(std::memcmp(buf.data(), m.data(), len), 0);
+  }
+  EXPECT_EQ(fq_recv_timeout(q, buf.data(), buf.size(), &len, 0), FQ_EAGAIN);  // nothing torn
+  fq_close(q);
+}
+
+TEST(Exhaustion, NoFileDescriptorsLeft) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE);
+  ASSERT_NE(q, nullptr);
+  const pid_t child = spawn([&] {
+    fq_queue *mine = nullptr;
+    if (fq_open(path.c_str(), FQ_READ | FQ_WRITE, &mine) != 0) return 1;
+    // Use up every descriptor but none, then ask for more.
+    const rlimit lim{64, 64};
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return 2;
+    while (::dup(0) >= 0) {
+    }
+    fq_queue *more = nullptr;
+    const int open_rc = fq_open(path.c_str(), FQ_READ, &more);
+    if (open_rc != FQ_ESYS || errno != EMFILE || more != nullptr) return 3;
+    // A large message needs a payload file: refused, nothing sent, no room kept.
+    const std::vector<uint8_t> big(1 << 20, 'b');
+    if (fq_send_timeout(mine, big.data(), big.size(), 0) != FQ_ESYS) return 4;
+    fq_stats s = FQ_STATS_INIT;
+    if (fq_get_stats(mine, &s) != 0 || s.queued_msgs != 0) return 5;
+    // Small messages need no descriptor: the handle still works.
+    size_t len;
+    char buf[8];
+    if (fq_send(mine, "ok", 2) != 0 || fq_recv_timeout(mine, buf, sizeof buf, &len, 0) != 0)
+      return 6;
+    return len == 2 ? 0 : 7;
+  });
+  EXPECT_EQ(wait_exit(child), 0);
+  EXPECT_EQ(count_payload_files(path), 0u);
+  fq_close(q);
+}
+
+// Runs `body` in a child whose files may not grow past `bytes`.
+int with_file_size_limit(rlim_t bytes, const std::function<int()> &body) {
+  return wait_exit(spawn([&] {
+    ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead
+    const rlimit lim{bytes, bytes};
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return 90;
+    return body();
+  }));
+}
+
+TEST(Exhaustion, NoRoomForAPayloadFile) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE);
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(with_file_size_limit(100000,
+                                 [&] {
+                                   fq_queue *mine = nullptr;
+                                   if (fq_open(path.c_str(), FQ_WRITE, &mine) != 0) return 1;
+                                   const std::vector<uint8_t> big(1 << 20, 'b');
+                                   const int rc = fq_send(mine, big.data(), big.size());
+                                   return rc == FQ_ENOSPC ? fq_send(mine, "small", 5) : 10 - rc;
+                                 }),
+            0);
+  fq_stats s = FQ_STATS_INIT;
+  ASSERT_EQ(fq_get_stats(q, &s), 0);
+  EXPECT_EQ(s.queued_msgs, 1u);              // the small one; the big one kept no room
+  EXPECT_EQ(count_payload_files(path), 0u);  // nor a file
+  char buf[16];
+  size_t len;
+  ASSERT_EQ(fq_recv_timeout(q, buf, sizeof buf, &len, 0), 0);
+  EXPECT_EQ(std::string(buf, len), "small");
+  fq_close(q);
+}
+
+TEST(Exhaustion, NoRoomForTheDeadLogKeepsTheMessage) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE);
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(fq_send(q, "precious", 8), 0);
+  EXPECT_EQ(with_file_size_limit(10,
+                                 [&] {
+                                   fq_queue *mine = nullptr;
+                                   fq_msg *m = nullptr;
+                                   if (fq_open(path.c_str(), FQ_READ, &mine) != 0) return 1;
+                                   if (fq_lease(mine, &m, 60000, 0) != 0) return 2;
+                                   const int rc = fq_dead_letter(m, "disk full");
+                                   if (rc != FQ_ENOSPC) return 10 - rc;
+                                   return fq_msg_leased(m) == 1
+                                              ? 0
+                                              : 3;  // still held: not lost, not dead
+                                 }),
+            0);
+  // The worker is gone; its message comes back and can die properly now.
+  fq_msg *m = nullptr;
+  ASSERT_EQ(fq_lease(q, &m, 60000, 5000), 0);
+  EXPECT_EQ(std::string(static_cast<const char *>(fq_msg_data(m)), fq_msg_size(m)), "precious");
+  EXPECT_EQ(fq_dead_letter(m, "disk fixed"), 0);
+  fq_msg_free(m);
+  fq_close(q);
+}
+
+}  // namespace
