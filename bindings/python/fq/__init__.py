@@ -55,6 +55,7 @@ class _Deadline:
         if timeout is not None and not timeout >= 0:
             raise ValueError(f"timeout must be None or a non-negative number, not {timeout!r}")
         self.end = None if timeout is None else time.monotonic() + timeout
+        self.poll = timeout == 0  # "do not wait" rather than "the time ran out"
 
     def ms(self):
         """What is left, in whole milliseconds rounded up (-1: forever)."""
@@ -79,6 +80,11 @@ def _retrying(call, deadline, *args):
             if deadline.expired():
                 raise
             # A timeout beyond INT_MAX ms was cut to INT_MAX: wait the rest.
+        except WouldBlock:
+            if deadline.poll:
+                raise
+            # Interrupted with no time left: the retry polled, but the caller waited.
+            raise Timeout(Timeout.text) from None
 
 
 # ---- The pickled-message format (bindings/README.md, "Wire format") ---------
@@ -271,7 +277,7 @@ class Queue:
         opts.mode = mode
         flags = _fq.FQ_READ | _fq.FQ_WRITE | _fq.FQ_CREATE
         try:
-            h = _fq.fq_open_opts(path, flags, opts)
+            h = _retrying(lambda timeout_ms: _fq.fq_open_opts(path, flags, opts), _Deadline(None))
         except Error as e:
             if private_dir:
                 shutil.rmtree(private_dir, ignore_errors=True)
