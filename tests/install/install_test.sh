@@ -2,9 +2,10 @@
 # Installs the built project into a temporary prefix and uses only that copy:
 # a C program built with pkg-config, a CMake project with find_package(fq),
 # and the exported symbols and SONAME of the installed library.
-#   install_test.sh BUILD_DIR SOURCE_DIR
+# With PYTHON, also the Python package, imported from the install alone.
+#   install_test.sh BUILD_DIR SOURCE_DIR [PYTHON]
 set -euo pipefail
-build=$1 src=$2
+build=$1 src=$2 python=${3:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fq-install-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'echo "install_test: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -56,4 +57,17 @@ extra=$(grep -v -E '^(fq_[a-z0-9_]+@@FQ_1\.0|FQ_1\.0)$' <<<"$syms" || true)
 dyn=$(readelf -d "$so")
 [[ "$dyn" == *"(SONAME)"*"Library soname: [libfq.so.1]"* ]] || fail "SONAME is not libfq.so.1"
 [ "$(readlink "$libdir/libfq.so")" = libfq.so.1 ] || fail "libfq.so does not link to libfq.so.1"
+# (d) the Python package, when the bindings are built.
+if [ -n "$python" ]; then
+  init=$(find "$prefix" -path '*/dist-packages/fq/__init__.py' -print -quit)
+  [ -n "$init" ] || fail "the Python package fq was not installed"
+  site=$(dirname "$(dirname "$init")")
+  out=$(cd "$tmp" && PYTHONPATH="$site" LD_LIBRARY_PATH="$libdir" "$python" -c '
+import sys, fq
+assert fq.__file__.startswith(sys.argv[1]), fq.__file__
+q = fq.Queue()
+q.put({"installed": True})
+print(q.get(timeout=5)["installed"], len(fq.version()))' "$site")
+  [ "$out" = "True 3" ] || fail "the installed Python package printed: $out"
+fi
 echo "install_test: ok ($prefix)"

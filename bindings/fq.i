@@ -1,0 +1,183 @@
+/* fq.i — the one SWIG interface to fq.h, shared by every language.
+ *
+ * The low-level module mirrors the C API one to one (same names, timeouts in
+ * milliseconds); each language's hand-written layer makes it idiomatic.
+ *
+ * Shared below: which declarations are wrapped, out-parameters that become
+ * results, and option structs that start from their FQ_*_INIT value.
+ * Per language (#ifdef SWIGPYTHON / SWIGRUBY): the status typemap that turns
+ * a negative FQ_E* code into an exception, buffers passed without copying,
+ * and what a signal does. bindings/README.md explains each choice.
+ */
+#if defined(SWIGPYTHON)
+%module(package="fq") _fq
+#elif defined(SWIGRUBY)
+%module fq_ext
+#endif
+
+%{
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "fq.h"
+%}
+
+%include <stdint.i>
+%include <typemaps.i>
+
+/* ---- Shared ---------------------------------------------------------- */
+
+/* Handles come back from the out-parameter of the call that makes them.
+ * The pointer objects do not own them: the language layer closes or frees
+ * each exactly once (fq_close, fq_msg_free, fq_dead_close). */
+%define FQ_OUT_HANDLE(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *handle = NULL) "$1 = &handle;"
+%typemap(argout) TYPE **out {
+  %append_output(SWIG_NewPointerObj(SWIG_as_voidptr(handle$argnum), $descriptor(TYPE *), 0));
+}
+%enddef
+FQ_OUT_HANDLE(fq_queue)
+FQ_OUT_HANDLE(fq_msg)
+FQ_OUT_HANDLE(fq_dead_log)
+
+/* Counts come back as integers. */
+%apply size_t *OUTPUT { size_t *len, size_t *moved };
+%typemap(in, numinputs=0) int64_t *retry_ms (int64_t ms = 0) "$1 = &ms;"
+%typemap(argout, fragment=SWIG_From_frag(long long)) int64_t *retry_ms {
+  %append_output(SWIG_From(long long)((long long)ms$argnum));
+}
+
+/* Option structs: a new one holds the FQ_*_INIT defaults (and its size),
+ * so only the fields the caller sets differ. */
+%immutable fq_opts::size;
+%immutable fq_stats::size;
+%immutable fq_policy::size;
+%extend fq_opts {
+  fq_opts() {
+    fq_opts init = FQ_OPTS_INIT, *o = (fq_opts *)malloc(sizeof *o);
+    if (o) *o = init;
+    return o;
+  }
+}
+%extend fq_stats {
+  fq_stats() {
+    fq_stats init = FQ_STATS_INIT, *s = (fq_stats *)malloc(sizeof *s);
+    if (s) *s = init;
+    return s;
+  }
+}
+%extend fq_policy {
+  fq_policy() {
+    fq_policy init = FQ_POLICY_INIT, *p = (fq_policy *)malloc(sizeof *p);
+    if (p) *p = init;
+    return p;
+  }
+}
+
+/* ---- Python ---------------------------------------------------------- */
+#if defined(SWIGPYTHON)
+
+%{
+/* Sets the fq exception for a negative FQ_E* code. The classes are in
+ * fq/_errors.py, generated from core/errors.def: one table, no copy here.
+ * On FQ_EINTR the Python signal handlers run first, so Ctrl-C raises
+ * KeyboardInterrupt; if no handler raises, fq.Interrupted tells the caller
+ * to retry with the time left (the fq package does, in fq._retrying). */
+static void fq_py_raise(int code) {
+  int sys_errno = errno; /* the cause of FQ_ESYS, before anything else runs */
+  PyObject *errors, *exc;
+  if (code == FQ_EINTR && PyErr_CheckSignals() < 0) return;
+  errors = PyImport_ImportModule("fq._errors");
+  if (!errors) return;
+  exc = PyObject_CallMethod(errors, "_from_code", "ii", code, sys_errno);
+  Py_DECREF(errors);
+  if (!exc) return;
+  PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+  Py_DECREF(exc);
+}
+%}
+
+/* The status type: every int an fq function returns is 0 or a negative
+ * FQ_E* code (fq.h, "Conventions"), so this one typemap maps all of them;
+ * success is None, or the out-parameters' values. The three ints that are
+ * not statuses are named below it. */
+%typemap(out) int {
+  if ($1 < 0) {
+    fq_py_raise($1);
+    SWIG_fail;
+  }
+  $result = SWIG_Py_Void();
+}
+%typemap(out) int fq_version "$result = PyLong_FromLong($1);"
+%typemap(out) int fq_msg_permanent, int fq_msg_leased "$result = PyBool_FromLong($1);"
+
+/* A message's payload as bytes (one copy; the fq_msg is freed later). */
+%typemap(out) const void *fq_msg_data {
+  $result = PyBytes_FromStringAndSize((const char *)$1, (Py_ssize_t)fq_msg_size(arg1));
+}
+
+/* Buffers: anything with the buffer protocol (bytes, bytearray, memoryview,
+ * NumPy arrays), used in place. The Py_buffer is held until freearg, after
+ * the call, so the memory stays put while the call runs without the GIL
+ * (SWIG's stock %pybuffer_binary releases it before the call). */
+%typemap(in) (const void *data, size_t len) (Py_buffer view, int have_view = 0) {
+  if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0) SWIG_fail;
+  have_view = 1;
+  $1 = view.buf;
+  $2 = (size_t)view.len;
+}
+%typemap(freearg) (const void *data, size_t len) {
+  if (have_view$argnum) PyBuffer_Release(&view$argnum);
+}
+%typemap(in) (void *buf, size_t cap) (Py_buffer view, int have_view = 0) {
+  if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE | PyBUF_WRITABLE) < 0) SWIG_fail;
+  have_view = 1;
+  $1 = view.buf;
+  $2 = (size_t)view.len;
+}
+%typemap(freearg) (void *buf, size_t cap) {
+  if (have_view$argnum) PyBuffer_Release(&view$argnum);
+}
+
+/* fq_sendv: a sequence of buffers becomes one message, gathered by the
+ * kernel (writev) or copied once into shared memory, never joined here. */
+%typemap(in) (const struct iovec *iov, int iovcnt)
+    (PyObject *seq = NULL, Py_buffer *views = NULL, Py_ssize_t held = 0) {
+  Py_ssize_t i, n;
+  struct iovec *iov;
+  seq = PySequence_Fast($input, "fq_sendv: expected a sequence of buffers");
+  if (!seq) SWIG_fail;
+  n = PySequence_Fast_GET_SIZE(seq);
+  if (n > INT_MAX) SWIG_exception_fail(SWIG_ValueError, "fq_sendv: too many buffers");
+  views = (Py_buffer *)PyMem_Calloc(n ? n : 1, sizeof *views);
+  iov = (struct iovec *)PyMem_Calloc(n ? n : 1, sizeof *iov);
+  $1 = iov;
+  if (!views || !iov) {
+    PyErr_NoMemory();
+    SWIG_fail;
+  }
+  for (i = 0; i < n; ++i) {
+    if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, i), &views[i], PyBUF_SIMPLE) < 0)
+      SWIG_fail;
+    held = i + 1;
+    iov[i].iov_base = views[i].buf;
+    iov[i].iov_len = (size_t)views[i].len;
+  }
+  $2 = (int)n;
+}
+%typemap(freearg) (const struct iovec *iov, int iovcnt) {
+  Py_ssize_t i;
+  for (i = 0; i < held$argnum; ++i) PyBuffer_Release(&views$argnum[i]);
+  PyMem_Free(views$argnum);
+  PyMem_Free((void *)$1);
+  Py_XDECREF(seq$argnum);
+}
+
+/* ---- Ruby ------------------------------------------------------------ */
+#elif defined(SWIGRUBY)
+#error "fq.i: the Ruby section (status typemap, buffers, GVL) is not written yet"
+#endif
+
+/* ---- The C API ------------------------------------------------------- */
+%include "fq.h"
