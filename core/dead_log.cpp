@@ -43,6 +43,10 @@ Errc dead_log_append(const std::string &path, mode_t mode, const Envelope &env, 
   store32(head + 8, crc);
   Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd) return errc_from_errno(errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return errc_from_errno(errno);
+  if (!S_ISREG(st.st_mode)) return Errc::NOTFIFO;
+  if (Errc e = check_owner(st); e != Errc::ok) return e;
   iovec v[3] = {{head, kHead}, {env_buf, env_len}, {const_cast<void *>(payload), len}};
   // One writev with O_APPEND: records of concurrent writers never interleave
   // on a local file system; a short write leaves a torn tail the reader skips.

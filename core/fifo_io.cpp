@@ -37,6 +37,11 @@ Errc errc_from_errno(int e) noexcept {
   }
 }
 
+Errc check_owner(const struct stat &st) noexcept {
+  if (st.st_uid == ::geteuid() || st.st_uid == 0) return Errc::ok;
+  return (st.st_mode & 0007) ? Errc::FOREIGN : Errc::ok;
+}
+
 Errc open_fifo(const std::string &path, bool create, mode_t mode, Fd &out) noexcept {
   bool created = false;
   if (create) {
@@ -56,6 +61,7 @@ Errc open_fifo(const std::string &path, bool create, mode_t mode, Fd &out) noexc
   if (!fd) return errc_from_errno(errno);
   if (::fstat(fd.get(), &st) != 0) return errc_from_errno(errno);
   if (!S_ISFIFO(st.st_mode)) return Errc::NOTFIFO;
+  if (Errc e = check_owner(st); e != Errc::ok) return e;
   // mkfifo applied the umask; a caller asking for 0660 means it.
   if (created && (st.st_mode & 07777) != mode && ::fchmod(fd.get(), mode) != 0) {
     return errc_from_errno(errno);
@@ -70,6 +76,7 @@ Errc open_regular(const std::string &path, mode_t mode, Fd &out) noexcept {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return errc_from_errno(errno);
   if (!S_ISREG(st.st_mode)) return Errc::NOTFIFO;
+  if (Errc e = check_owner(st); e != Errc::ok) return e;
   out = std::move(fd);
   return Errc::ok;
 }

@@ -1,6 +1,7 @@
 // Opening a queue's files safely, and waiting on descriptors against a deadline.
 #pragma once
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -37,6 +38,11 @@ class Fd {
 // The Errc for an errno from a file operation; errno itself is left as is,
 // so a SYS result still tells the caller the cause.
 Errc errc_from_errno(int e) noexcept;
+
+// A file fq opens must be the caller's or root's, or kept from everyone but
+// its owner's group: one another user planted for us (a FIFO in /tmp that
+// all may use, a swapped state file) is refused with FOREIGN.
+Errc check_owner(const struct stat &st) noexcept;
 
 // Opens (creating it with `mode` if `create` and missing) the FIFO at `path`
 // for reading and writing without blocking. Refuses symlinks, regular files,
