@@ -37,6 +37,36 @@ TEST(Exhaustion, PipeFullWithNobodyReadingTimesOutCleanly) {
   fq_close(q);
 }
 
+// In a child holding `mine`: uses up every descriptor but two, so fq_open
+// gets the FIFO and the bell, not the state file. (Not zero: UBSan's vptr
+// checks need a pipe. A payload file that cannot be made is
+// NoRoomForAPayloadFile below.) 0 if fq said so and cleaned up after itself.
+int run_out_of_descriptors(const std::string &path, fq_queue *mine) {
+  rlimit lim;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 2;
+  lim.rlim_cur = 64;  // the soft limit only: valgrind keeps the hard one for itself
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return 2;
+  int last = -1;
+  for (int fd; (fd = ::dup(0)) >= 0;) last = fd;
+  ::close(last);
+  ::close(last - 1);
+  fq_queue *more = nullptr;
+  const int open_rc = fq_open(path.c_str(), FQ_READ, &more);
+  if (open_rc != FQ_ESYS || errno != EMFILE || more != nullptr) return 3;
+  // The failed open closed what it had opened: both descriptors are free again.
+  const int a = ::dup(0), b = ::dup(0);
+  if (a < 0 || b < 0 || ::dup(0) >= 0) return 4;
+  ::close(a);
+  ::close(b);
+  // Small messages need no descriptor: the handle still works.
+  size_t len = 0;
+  char buf[8];
+  if (fq_send(mine, "ok", 2) != 0 || fq_recv_timeout(mine, buf, sizeof buf, &len, 0) != 0) {
+    return 5;
+  }
+  return len == 2 ? 0 : 6;
+}
+
 TEST(Exhaustion, NoFileDescriptorsLeft) {
   TempDir dir;
   const std::string path = dir.file("q");
@@ -45,29 +75,9 @@ TEST(Exhaustion, NoFileDescriptorsLeft) {
   const pid_t child = spawn([&] {
     fq_queue *mine = nullptr;
     if (fq_open(path.c_str(), FQ_READ | FQ_WRITE, &mine) != 0) return 1;
-    // Use up every descriptor but two: fq_open gets the FIFO and the bell,
-    // not the state file. (Not zero: UBSan's vptr checks need a pipe. A
-    // payload file that cannot be made is NoRoomForAPayloadFile below.)
-    const rlimit lim{64, 64};
-    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return 2;
-    int last = -1;
-    for (int fd; (fd = ::dup(0)) >= 0;) last = fd;
-    ::close(last);
-    ::close(last - 1);
-    fq_queue *more = nullptr;
-    const int open_rc = fq_open(path.c_str(), FQ_READ, &more);
-    if (open_rc != FQ_ESYS || errno != EMFILE || more != nullptr) return 3;
-    // The failed open closed what it had opened: both descriptors are free again.
-    const int a = ::dup(0), b = ::dup(0);
-    if (a < 0 || b < 0 || ::dup(0) >= 0) return 4;
-    ::close(a);
-    ::close(b);
-    // Small messages need no descriptor: the handle still works.
-    size_t len;
-    char buf[8];
-    if (fq_send(mine, "ok", 2) != 0 || fq_recv_timeout(mine, buf, sizeof buf, &len, 0) != 0)
-      return 6;
-    return len == 2 ? 0 : 7;
+    const int rc = run_out_of_descriptors(path, mine);
+    fq_close(mine);
+    return rc;
   });
   EXPECT_EQ(wait_exit(child), 0);
   EXPECT_EQ(count_payload_files(path), 0u);
@@ -95,7 +105,9 @@ TEST(Exhaustion, NoRoomForAPayloadFile) {
                                    if (fq_open(path.c_str(), FQ_WRITE, &mine) != 0) return 1;
                                    const std::vector<uint8_t> big(1 << 20, 'b');
                                    const int rc = fq_send(mine, big.data(), big.size());
-                                   return rc == FQ_ENOSPC ? fq_send(mine, "small", 5) : 10 - rc;
+                                   const int small = fq_send(mine, "small", 5);
+                                   fq_close(mine);
+                                   return rc == FQ_ENOSPC ? small : 10 - rc;
                                  }),
             0);
   fq_stats s = FQ_STATS_INIT;
@@ -122,13 +134,14 @@ TEST(Exhaustion, NoRoomForTheDeadLogKeepsTheMessage) {
                                    if (fq_open(path.c_str(), FQ_READ, &mine) != 0) return 1;
                                    if (fq_lease(mine, &m, 60000, 0) != 0) return 2;
                                    const int rc = fq_dead_letter(m, "disk full");
+                                   const int held = fq_msg_leased(m);  // not lost, not dead
+                                   fq_msg_free(m);                     // gives it back
+                                   fq_close(mine);
                                    if (rc != FQ_ENOSPC) return 10 - rc;
-                                   return fq_msg_leased(m) == 1
-                                              ? 0
-                                              : 3;  // still held: not lost, not dead
+                                   return held == 1 ? 0 : 3;
                                  }),
             0);
-  // The worker is gone; its message comes back and can die properly now.
+  // It comes back and can die properly now.
   fq_msg *m = nullptr;
   ASSERT_EQ(fq_lease(q, &m, 60000, 5000), 0);
   EXPECT_EQ(std::string(static_cast<const char *>(fq_msg_data(m)), fq_msg_size(m)), "precious");
