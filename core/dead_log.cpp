@@ -64,7 +64,7 @@ Errc DeadLogReader::open(const std::string &path) noexcept {
 
 Errc DeadLogReader::next(Envelope &env, std::vector<uint8_t> &payload) noexcept {
   uint8_t head[kHead];
-  if (!read_full(fd_.get(), head, kHead)) return Errc::AGAIN;
+  if (corrupt_ > 0 || !read_full(fd_.get(), head, kHead)) return Errc::AGAIN;
   const uint32_t len = load32(head + 4);
   try {
     std::vector<uint8_t> rec;
@@ -84,7 +84,7 @@ Errc DeadLogReader::next(Envelope &env, std::vector<uint8_t> &payload) noexcept 
   } catch (const std::bad_alloc &) {
     return Errc::NOMEM;
   }
-  ++corrupt_;  // a torn tail or a damaged record: nothing after it can be trusted
+  corrupt_ = 1;  // a torn tail or a damaged record: nothing after it can be trusted
   return Errc::AGAIN;
 }
 

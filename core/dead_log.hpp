@@ -27,13 +27,15 @@ Errc dead_log_append(const std::string &path, mode_t mode, const Envelope &env, 
 class DeadLogReader {
  public:
   Errc open(const std::string &path) noexcept;
+  // Reads an already open log from its current offset.
+  void open(Fd fd) noexcept { fd_ = std::move(fd); }
   // The next record: ok, AGAIN at the end.
   Errc next(Envelope &env, std::vector<uint8_t> &payload) noexcept;
-  uint64_t corrupt() const noexcept { return corrupt_; }
+  uint64_t corrupt() const noexcept { return corrupt_; }  // 0 or 1
 
  private:
   Fd fd_;
-  uint64_t corrupt_ = 0;
+  uint64_t corrupt_ = 0;  // 1 once a bad record ended the log: nothing after it is read
 };
 
 }  // namespace fq

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crc32c.hpp"
+#include "dead_log.hpp"
 #include "envelope.hpp"
 #include "frame.hpp"
 
@@ -157,5 +158,23 @@ int main(int argc, char **argv) {
   line("surrogate", "\xed\xa0\x80");
   line("past-max", "\xf4\x90\x80\x80");
   line("truncated", "\xe2\x82");
+
+  // Dead logs: two good records, then the same with the second torn.
+  const std::string two = d + "/dead_log/two-records";
+  std::remove(two.c_str());
+  fq::Envelope dead;
+  dead.attempts = 3;
+  dead.deaths = 1;
+  dead.origin = "/srv/jobs.fifo";
+  dead.reason = "HTTP 503";
+  ok = fq::dead_log_append(two, 0644, dead, "first", 5) == fq::Errc::ok && ok;
+  dead.flags = fq::Envelope::kPermanent;
+  ok = fq::dead_log_append(two, 0644, dead, "second", 6) == fq::Errc::ok && ok;
+  if (FILE *f = std::fopen(two.c_str(), "rb")) {
+    Bytes all(4096);
+    all.resize(std::fread(all.data(), 1, all.size(), f));
+    std::fclose(f);
+    ok = write(d + "/dead_log/torn-second", Bytes(all.begin(), all.end() - 3)) && ok;
+  }
   return ok ? 0 : 1;
 }
