@@ -79,6 +79,60 @@ inline int wait_exit(pid_t pid, int timeout_ms = 60000) {
   return WEXITSTATUS(status);
 }
 
+// A helper process that sends SIGUSR1 to us every few milliseconds until we
+// tell it to stop: whichever signal lands while we block interrupts the call,
+// without guessing when the call has started blocking.
+class SignalPester {
+ public:
+  SignalPester() {
+    struct sigaction sa = {};
+    sa.sa_handler = [](int) {};
+    sa.sa_flags = 0;  // no SA_RESTART: the wait must see EINTR
+    sigaction(SIGUSR1, &sa, &old_);
+    const pid_t target = ::getpid();
+    if (::pipe(stop_) != 0) std::abort();
+    pid_ = spawn([&] {
+      ::close(stop_[1]);
+      pollfd p{stop_[0], POLLIN, 0};
+      while (::poll(&p, 1, 5) == 0) ::kill(target, SIGUSR1);
+      return 0;
+    });
+    ::close(stop_[0]);
+  }
+  ~SignalPester() {
+    // Block, reap, then swallow a signal still in flight, so none lands in a
+    // later test (valgrind in particular delivers signals late).
+    sigset_t usr1, old_mask;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, &old_mask);
+    ::close(stop_[1]);
+    wait_exit(pid_);
+    const timespec zero{0, 0};
+    while (sigtimedwait(&usr1, nullptr, &zero) == SIGUSR1) {
+    }
+    sigaction(SIGUSR1, &old_, nullptr);
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  }
+
+ private:
+  struct sigaction old_ = {};
+  int stop_[2];
+  pid_t pid_;
+};
+
+// True once process or thread `id` is asleep (state S), as one blocked in
+// fq_recv or fq_join is. /proc/<tid> works for threads too, though unlisted.
+inline bool asleep(pid_t id) {
+  FILE *f = std::fopen(("/proc/" + std::to_string(id) + "/stat").c_str(), "r");
+  if (!f) return false;
+  char buf[512] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const char *close_paren = std::strrchr(buf, ')');  // the name may hold spaces
+  return n > 0 && close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
+}
+
 // A message that names its sender and sequence number and checks itself:
 // [sender u32][seq u32][len u32][sum u32] then bytes derived from them.
 constexpr size_t kMsgHeader = 16;
