@@ -13,6 +13,8 @@
 #include "crc32c.hpp"
 #include "frame.hpp"
 #include "futex.hpp"
+#include "joinable.hpp"
+#include "role_locks.hpp"
 
 namespace fq {
 
@@ -77,6 +79,7 @@ Errc FifoTransport::attach(const OpenOptions &opts) noexcept {
     return Errc::NOMEM;
   }
   if (Errc e = lock_and_map(opts, mode); e != Errc::ok) return e;
+  if (Errc e = take_roles(state_fd_.get()); e != Errc::ok) return e;
   payloads_ = ShmPayloads(map_.hdr()->token, mode);
   seq_.store(uint64_t(Deadline::now_ns()));
   pid_ = uint32_t(::getpid());
@@ -147,6 +150,7 @@ void FifoTransport::repair() {
   StateMap::init_mutex(&h->rx_mutex);
   h->rx_waiters.store(0);
   h->room_waiters.store(0);
+  h->join_waiters.store(0);
   recover_after_owner_death();
   uint64_t msgs = 0, bytes = 0;
   std::set<std::pair<uint32_t, uint64_t>> keep_files;
@@ -160,6 +164,9 @@ void FifoTransport::repair() {
     if (t.kind == Token::slot_ref) keep_slots.insert({t.slot.index, t.slot.gen});
   });
   h->queued.store(Room::pack(msgs, bytes));
+  // unfinished is kept (core/README.md, "Queue state"); each staged counted
+  // message is certainly unfinished, so it is at least that many.
+  if (h->unfinished.load() < msgs) h->unfinished.store(msgs);
   payloads_.sweep(keep_files);
   slots_.reset(keep_slots);
 }
@@ -187,6 +194,11 @@ void FifoTransport::recover_after_owner_death() noexcept {
   }
 }
 
+// Our role locks, on a descriptor of our own (core/README.md, "Queue state").
+Errc FifoTransport::take_roles(int fd) noexcept {
+  return lock_roles(fd, (flags_ & kWrite) != 0, (flags_ & kRead) != 0);
+}
+
 Errc FifoTransport::check_fork() noexcept {
   if (fork_.armed() || !fork_.claim()) return Errc::ok;
   const Errc e = reconnect();
@@ -206,6 +218,8 @@ Errc FifoTransport::reconnect() noexcept {
     }
     if (a.st_ino != b.st_ino || a.st_dev != b.st_dev) return Errc::CLOSED;
     if (::flock(fresh.get(), LOCK_SH) != 0) return errc_from_errno(errno);
+    // The inherited description's role locks are the parent's: count ourselves.
+    if (Errc e = take_roles(fresh.get()); e != Errc::ok) return e;
     state_fd_ = std::move(fresh);
     pid_ = uint32_t(::getpid());
     return Errc::ok;
@@ -231,6 +245,9 @@ Errc FifoTransport::send(const iovec *iov, size_t iovcnt, const Deadline &d) noe
   if (flags_ & kLines) return send_line(iov, iovcnt, total, d);
   if (total > h->limits.max_msg) return Errc::MSGSIZE;
   if (Errc e = reserve(total, d); e != Errc::ok) return e;
+  // Counted with the room, before the frame exists: a receiver can then
+  // never finish a message that is not yet counted.
+  add_unfinished(*h);
   Errc e;
   SlotRef slot;
   if (total <= kMaxInline) {
@@ -242,6 +259,7 @@ Errc FifoTransport::send(const iovec *iov, size_t iovcnt, const Deadline &d) noe
   }
   if (e != Errc::ok) {
     release(total);
+    finish_one(*h);  // nothing was sent
     return e;
   }
   h->sent.fetch_add(1, std::memory_order_relaxed);
@@ -463,7 +481,10 @@ Errc FifoTransport::take_locked(void *buf, size_t cap, bool peek, bool may_read,
     auto drop = [&] {
       h->dropped.fetch_add(1);
       h->cursor.store(next);
-      if (tk.counted) release(tk.msg_len);
+      if (tk.counted) {
+        release(tk.msg_len);
+        finish_one(*h);  // nobody can process it now
+      }
     };
     if (tk.kind == Token::shm_ref && tk.msg_len > h->limits.max_msg) {
       payloads_.remove(tk.ref.pid, tk.ref.seq);  // no sender of this queue made it
@@ -592,7 +613,24 @@ Errc FifoTransport::stats(Stats &out) noexcept {
   out.room_bytes = h->limits.room_bytes;
   const int ps = ::fcntl(fifo_.get(), F_GETPIPE_SZ);
   out.pipe_size = ps > 0 ? uint64_t(ps) : 0;
+  out.unfinished = h->unfinished.load();
+  Attached a;
+  if (Errc e = count_roles(state_fd_.get(), a); e != Errc::ok) return e;
+  out.senders = a.senders;
+  out.receivers = a.receivers;
   return Errc::ok;
+}
+
+// ---- joinable queue ----
+
+Errc FifoTransport::task_done() noexcept {
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  return finish_one(*map_.hdr());
+}
+
+Errc FifoTransport::join(const Deadline &d) noexcept {
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  return fq::join(*map_.hdr(), d);
 }
 
 // ---- removal ----
@@ -611,6 +649,7 @@ Errc FifoTransport::unlink(const std::string &path) noexcept {
         h->removed.store(1);
         h->room_seq.fetch_add(1);
         futex_wake_all(h->room_seq);
+        wake_joiners(*h);
         ShmPayloads(h->token, 0600).sweep({});
         ::unlink(SlotArena::path(h->token).c_str());
       }

@@ -40,6 +40,9 @@ struct Stats {
   uint64_t room_msgs = 0;
   uint64_t room_bytes = 0;
   uint64_t pipe_size = 0;
+  uint64_t senders = 0;     // open handles with kWrite, in every process
+  uint64_t receivers = 0;   // open handles with kRead
+  uint64_t unfinished = 0;  // counted messages sent and not yet task_done
 };
 
 class Transport {
@@ -51,6 +54,10 @@ class Transport {
   // With `peek`, only reports the size of the next message.
   virtual Errc recv(void *buf, size_t cap, size_t *len, bool peek, const Deadline &d) noexcept = 0;
   virtual Errc stats(Stats &out) noexcept = 0;
+  // Marks one message as processed; INVAL if none is unfinished.
+  virtual Errc task_done() noexcept = 0;
+  // Waits until every message sent has been marked processed.
+  virtual Errc join(const Deadline &d) noexcept = 0;
   // Flags given at open, so the face can pick default timeouts.
   virtual int flags() const noexcept = 0;
 };

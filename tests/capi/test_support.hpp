@@ -172,25 +172,31 @@ inline bool check_msg(const uint8_t *p, size_t len, uint32_t &sender, uint32_t &
 
 // Payload files in /dev/shm of the queue at `path`, found by the token in its
 // state file (the slot arena, fq-<token>-slots, lives as long as the queue
-// and is not counted). Other queues' files, say of a concurrent test run,
-// are not counted either.
-inline size_t count_payload_files(const std::string &path) {
+// and is not one). Other queues' files, say of a concurrent test run, are
+// not either. Empty if the state file cannot be read.
+inline std::vector<std::filesystem::path> payload_files(const std::string &path) {
   FILE *f = std::fopen((path + ".fq-state").c_str(), "rb");
-  if (!f) return size_t(-1);
+  if (!f) return {};
   uint64_t token = 0;
   const bool ok = std::fseek(f, long(kTokenOffset), SEEK_SET) == 0 &&
                   std::fread(&token, sizeof token, 1, f) == 1;
   std::fclose(f);
-  if (!ok) return size_t(-1);
+  if (!ok) return {};
   char prefix[32];
   std::snprintf(prefix, sizeof prefix, "fq-%016llx-", static_cast<unsigned long long>(token));
-  size_t n = 0;
+  std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto &e : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) == 0 && name != std::string(prefix) + "slots") ++n;
+    if (name.rfind(prefix, 0) == 0 && name != std::string(prefix) + "slots") files.push_back(e);
   }
-  return n;
+  return files;
+}
+
+// How many payload_files(path) there are; size_t(-1) without a state file.
+inline size_t count_payload_files(const std::string &path) {
+  if (::access((path + ".fq-state").c_str(), R_OK) != 0) return size_t(-1);
+  return payload_files(path).size();
 }
 
 inline fq_queue *open_or_die(const std::string &path, int flags, const fq_opts *o = nullptr) {
