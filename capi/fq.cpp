@@ -128,15 +128,30 @@ int fq_get_stats(fq_queue *q, fq_stats *out) {
     if (!q || !out || out->size < sizeof(size_t)) return Errc::INVAL;
     fq::Stats s;
     if (Errc e = q->transport->stats(s); e != Errc::ok) return e;
-    const fq_stats full = {sizeof(fq_stats), s.queued_msgs, s.queued_bytes, s.sent,    s.received,
-                           s.garbage_bytes,  s.dropped,     s.lost_reads,   s.max_msg, s.room_msgs,
-                           s.room_bytes,     s.pipe_size,   s.held,         s.leased,  s.retried,
-                           s.dead_lettered,  s.redelivered};
+    const fq_stats full = {sizeof(fq_stats), s.queued_msgs,   s.queued_bytes, s.sent,
+                           s.received,       s.garbage_bytes, s.dropped,      s.lost_reads,
+                           s.max_msg,        s.room_msgs,     s.room_bytes,   s.pipe_size,
+                           s.held,           s.leased,        s.retried,      s.dead_lettered,
+                           s.redelivered,    s.senders,       s.receivers,    s.unfinished};
     const size_t n = out->size < sizeof full ? out->size : sizeof full;
     const size_t caller_size = out->size;
     std::memcpy(out, &full, n);
     out->size = caller_size;
     return Errc::ok;
+  });
+}
+
+int fq_task_done(fq_queue *q) {
+  return fq::guarded([&] {
+    if (!q) return Errc::INVAL;
+    return q->transport->task_done();
+  });
+}
+
+int fq_join(fq_queue *q, int timeout_ms) {
+  return fq::guarded([&] {
+    if (!q) return Errc::INVAL;
+    return q->transport->join(fq::Deadline::after_ms(timeout_ms));
   });
 }
 

@@ -17,7 +17,9 @@
 #include "dead_log.hpp"
 #include "frame.hpp"
 #include "futex.hpp"
+#include "joinable.hpp"
 #include "retry_policy.hpp"
+#include "role_locks.hpp"
 
 namespace fq {
 
@@ -85,6 +87,7 @@ Errc FifoTransport::attach(const OpenOptions &opts) noexcept {
     return Errc::NOMEM;
   }
   if (Errc e = lock_and_map(opts, mode); e != Errc::ok) return e;
+  if (Errc e = take_roles(state_fd_.get()); e != Errc::ok) return e;
   payloads_ = ShmPayloads(map_.hdr()->token, mode);
   seq_.store(uint64_t(Deadline::now_ns()));
   pid_ = uint32_t(::getpid());
@@ -155,6 +158,7 @@ void FifoTransport::repair() {
   StateMap::init_mutex(&h->rx_mutex);
   h->rx_waiters.store(0);
   h->room_waiters.store(0);
+  h->join_waiters.store(0);
   recover_after_owner_death();
   uint64_t msgs = 0, bytes = 0;
   std::set<std::pair<uint32_t, uint64_t>> keep_files;
@@ -178,6 +182,9 @@ void FifoTransport::repair() {
   const bool rebooted = std::memcmp(boot, h->boot_id, sizeof boot) != 0;
   std::memcpy(h->boot_id, boot, sizeof boot);
   held_.repair(rebooted, keep_files);
+  // unfinished is kept (core/README.md, "Queue state"); each staged counted
+  // message is certainly unfinished, so it is at least that many.
+  if (h->unfinished.load() < msgs) h->unfinished.store(msgs);
   payloads_.sweep(keep_files);
   slots_.reset(keep_slots);
 }
@@ -214,6 +221,11 @@ void FifoTransport::recover_after_owner_death() noexcept {
   }
 }
 
+// Our role locks, on a descriptor of our own (core/README.md, "Queue state").
+Errc FifoTransport::take_roles(int fd) noexcept {
+  return lock_roles(fd, (flags_ & kWrite) != 0, (flags_ & kRead) != 0);
+}
+
 Errc FifoTransport::check_fork() noexcept {
   if (fork_.armed() || !fork_.claim()) return Errc::ok;
   const Errc e = reconnect();
@@ -233,6 +245,8 @@ Errc FifoTransport::reconnect() noexcept {
     }
     if (a.st_ino != b.st_ino || a.st_dev != b.st_dev) return Errc::CLOSED;
     if (::flock(fresh.get(), LOCK_SH) != 0) return errc_from_errno(errno);
+    // The inherited description's role locks are the parent's: count ourselves.
+    if (Errc e = take_roles(fresh.get()); e != Errc::ok) return e;
     state_fd_ = std::move(fresh);
     pid_ = uint32_t(::getpid());
     return Errc::ok;
@@ -272,6 +286,9 @@ Errc FifoTransport::send_msg(const iovec *iov, size_t iovcnt, const Envelope *en
   const size_t env_len = env ? env->size() : 0;
   if (env) env->encode(env_buf);
   if (Errc e = reserve(total, d); e != Errc::ok) return e;
+  // Counted with the room, before the frame exists: a receiver can then
+  // never finish a message that is not yet counted.
+  add_unfinished(*h);
   Errc e;
   SlotRef slot;
   if (env_len + total <= kMaxInline) {
@@ -294,6 +311,7 @@ Errc FifoTransport::send_msg(const iovec *iov, size_t iovcnt, const Envelope *en
   }
   if (e != Errc::ok) {
     release(total);
+    finish_one(*h);  // nothing was sent
     return e;
   }
   h->sent.fetch_add(1, std::memory_order_relaxed);
@@ -624,7 +642,10 @@ Errc FifoTransport::take_locked(Want &w, bool may_read, Taken &t) noexcept {
     auto drop = [&] {
       h->dropped.fetch_add(1);
       h->cursor.store(next);
-      if (tk.counted) release(tk.msg_len);
+      if (tk.counted) {
+        release(tk.msg_len);
+        finish_one(*h);  // nobody can process it now
+      }
     };
     if (tk.kind == Token::shm_ref && tk.msg_len > h->limits.max_msg) {
       payloads_.remove(tk.ref.pid, tk.ref.seq);  // no sender of this queue made it
@@ -841,6 +862,11 @@ Errc FifoTransport::stats(Stats &out) noexcept {
   out.redelivered = h->redelivered.load();
   const int ps = ::fcntl(fifo_.get(), F_GETPIPE_SZ);
   out.pipe_size = ps > 0 ? uint64_t(ps) : 0;
+  out.unfinished = h->unfinished.load();
+  Attached a;
+  if (Errc e = count_roles(state_fd_.get(), a); e != Errc::ok) return e;
+  out.senders = a.senders;
+  out.receivers = a.receivers;
   return Errc::ok;
 }
 
@@ -963,6 +989,18 @@ Errc FifoTransport::set_policy(const Policy &p) noexcept {
   return Errc::ok;
 }
 
+// ---- joinable queue ----
+
+Errc FifoTransport::task_done() noexcept {
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  return finish_one(*map_.hdr());
+}
+
+Errc FifoTransport::join(const Deadline &d) noexcept {
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  return fq::join(*map_.hdr(), d);
+}
+
 // ---- removal ----
 
 Errc FifoTransport::unlink(const std::string &path) noexcept {
@@ -979,6 +1017,7 @@ Errc FifoTransport::unlink(const std::string &path) noexcept {
         h->removed.store(1);
         h->room_seq.fetch_add(1);
         futex_wake_all(h->room_seq);
+        wake_joiners(*h);
         ShmPayloads(h->token, 0600).sweep({});
         ::unlink(SlotArena::path(h->token).c_str());
       }

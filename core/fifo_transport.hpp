@@ -26,6 +26,8 @@ class FifoTransport final : public Transport {
   Errc send(const iovec *iov, size_t iovcnt, const Deadline &d) noexcept override;
   Errc recv(void *buf, size_t cap, size_t *len, bool peek, const Deadline &d) noexcept override;
   Errc stats(Stats &out) noexcept override;
+  Errc task_done() noexcept override;
+  Errc join(const Deadline &d) noexcept override;
   int flags() const noexcept override { return flags_; }
   const std::string &name() const noexcept override { return path_; }
 
@@ -73,6 +75,7 @@ class FifoTransport final : public Transport {
   Errc lock_and_map(const OpenOptions &opts, mode_t mode) noexcept;
   void repair();  // may throw std::bad_alloc
   void recover_after_owner_death() noexcept;
+  Errc take_roles(int fd) noexcept;
   Errc check_fork() noexcept;
   Errc reconnect() noexcept;
   void set_pipe_size() noexcept;

@@ -111,10 +111,20 @@ struct StateHeader {
   std::atomic<uint64_t> dead_lettered;
   std::atomic<uint64_t> redelivered;  // leases that expired or whose holder died
 
+  // Joinable queue (core/README.md, "Queue state"): every send and every
+  // task_done writes here, so it stays off the receivers' line. Attached
+  // senders and receivers are not counted here but by the kernel's locks.
+  alignas(64) std::atomic<uint64_t> unfinished;  // counted messages sent, not yet task_done
+  std::atomic<uint32_t> join_seq;                // futex: bumped when unfinished reaches 0
+  std::atomic<uint32_t> join_waiters;
+
   uint8_t reserved[1536];  // kept zero for later layers
 };
 
 static_assert(sizeof(StateHeader) <= kStagingOffset, "header must fit before staging");
+// State files store header_size and attach only with the same value: new
+// fields take their room from `reserved`, whose zeros are their initial values.
+static_assert(sizeof(StateHeader) == 2240, "the header grew: shrink reserved");
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared atomics must be lock-free");
 
 inline uint32_t cursor_head(uint64_t c) { return uint32_t(c); }

@@ -51,6 +51,9 @@ struct Stats {
   uint64_t retried = 0;  // retries scheduled
   uint64_t dead_lettered = 0;
   uint64_t redelivered = 0;  // leases that ran out or whose holder died
+  uint64_t senders = 0;      // open handles with kWrite, in every process
+  uint64_t receivers = 0;    // open handles with kRead
+  uint64_t unfinished = 0;   // counted messages sent and not yet task_done
 };
 
 // A message received with its envelope; owns its payload.
@@ -89,6 +92,11 @@ class Transport {
   // The queue's retry policy, shared by every process using it.
   virtual Errc policy(Policy &out) noexcept = 0;
   virtual Errc set_policy(const Policy &p) noexcept = 0;
+
+  // Marks one message as processed; INVAL if none is unfinished.
+  virtual Errc task_done() noexcept = 0;
+  // Waits until every message sent has been marked processed.
+  virtual Errc join(const Deadline &d) noexcept = 0;
   // Flags given at open, so the face can pick default timeouts.
   virtual int flags() const noexcept = 0;
   // The queue's name as opened (a FIFO path).

@@ -3,6 +3,7 @@
  *   fqctl send QUEUE [MSG...]        each MSG, or each line of stdin, as one message
  *   fqctl recv QUEUE [-n N] [--timeout S]
  *   fqctl stat QUEUE [--json]
+ *   fqctl join QUEUE [--timeout S]
  *   fqctl create QUEUE [--mode MODE]
  *   fqctl rm QUEUE
  *   fqctl dead QUEUE [--json]        the dead letters of QUEUE, from its dead log
@@ -13,7 +14,7 @@
  *                                    run CMD once per message, leased, payload on stdin
  *
  * Exit status: 0 done; 1 an error (on stderr); 2 a usage error; 3 no message
- * arrived before the timeout.
+ * arrived (or work remained, for join) before the timeout.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -38,7 +39,10 @@ static const char *const usage_text =
     "                                 print N messages (default 1), each followed by a newline;\n"
     "                                 -n 0 prints all that arrive. Waits at most S seconds for\n"
     "                                 each (default: forever; 0: do not wait).\n"
-    "  stat QUEUE [--json]            the queue's counters and limits\n"
+    "  stat QUEUE [--json]            the queue's counters and limits, attached senders and\n"
+    "                                 receivers (not counting fqctl), unfinished messages\n"
+    "  join QUEUE [--timeout S]       wait until every message sent is marked done\n"
+    "                                 (fq_task_done); at most S seconds (default: forever)\n"
     "  create QUEUE [--mode MODE]     create the queue (MODE in octal, default 600)\n"
     "  rm QUEUE                       remove the queue, its state and pending payloads\n"
     "  dead QUEUE [--json]            list every message dead-lettered from QUEUE (its dead\n"
@@ -59,7 +63,7 @@ static const char *const usage_text =
     "                                 the message goes to another worker. -n and --timeout as\n"
     "                                 for recv (default: work until interrupted).\n"
     "\n"
-    "Exit status: 0 done, 1 error, 2 usage error, 3 timed out with no message.\n";
+    "Exit status: 0 done, 1 error, 2 usage error, 3 timed out (no message, or work left).\n";
 
 static int usage(const char *problem) {
   if (problem) fprintf(stderr, "fqctl: %s\n\n", problem);
@@ -80,6 +84,14 @@ static int wants_help(int argc, char **argv) {
   for (i = 0; i < argc && strcmp(argv[i], "--"); ++i) /* not CMD's own options */
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
   return 0;
+}
+
+/* Seconds from --timeout as milliseconds; -1 if not a valid count. */
+static long parse_timeout(const char *arg) {
+  char *end;
+  const double s = strtod(arg, &end);
+  if (*end || end == arg || s < 0 || s > 2e6) return -1;
+  return (long)(s * 1000 + 0.5);
 }
 
 static int cmd_send(const char *q_path, int argc, char **argv) {
@@ -113,9 +125,8 @@ static int cmd_recv(const char *q_path, int argc, char **argv) {
       count = strtol(argv[++i], &end, 10);
       if (*end || count < 0) return usage("recv: -n needs a count");
     } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-      const double s = strtod(argv[++i], &end);
-      if (*end || s < 0 || s > 2e6) return usage("recv: --timeout needs seconds");
-      timeout_ms = (long)(s * 1000 + 0.5);
+      timeout_ms = parse_timeout(argv[++i]);
+      if (timeout_ms < 0) return usage("recv: --timeout needs seconds");
     } else {
       return usage("recv: unknown option");
     }
@@ -186,7 +197,11 @@ static int cmd_stat(const char *q_path, int argc, char **argv) {
                 {"leased", s.leased},
                 {"retried", s.retried},
                 {"dead_lettered", s.dead_lettered},
-                {"redelivered", s.redelivered}};
+                {"redelivered", s.redelivered},
+                /* Our own handle is a receiver: leave it out. */
+                {"senders", s.senders},
+                {"receivers", s.receivers > 0 ? s.receivers - 1 : 0},
+                {"unfinished", s.unfinished}};
     size_t i;
     for (i = 0; i < sizeof rows / sizeof rows[0]; ++i) {
       if (json)
@@ -197,6 +212,28 @@ static int cmd_stat(const char *q_path, int argc, char **argv) {
     if (json) printf("}\n");
   }
   return 0;
+}
+
+static int cmd_join(const char *q_path, int argc, char **argv) {
+  long timeout_ms = -1;
+  fq_queue *q;
+  int rc;
+  if (argc == 2 && !strcmp(argv[0], "--timeout")) {
+    timeout_ms = parse_timeout(argv[1]);
+    if (timeout_ms < 0) return usage("join: --timeout needs seconds");
+  } else if (argc != 0) {
+    return usage("join: unknown option");
+  }
+  rc = fq_open(q_path, FQ_READ, &q);
+  if (rc != 0) return fail("join", q_path, rc);
+  rc = fq_join(q, (int)timeout_ms);
+  fq_close(q);
+  if (rc == FQ_ETIMEDOUT || rc == FQ_EAGAIN) {
+    fprintf(stderr, "fqctl join %s: work still unfinished after %.3f s\n", q_path,
+            timeout_ms / 1000.0);
+    return EXIT_TIMEOUT;
+  }
+  return rc == 0 ? 0 : fail("join", q_path, rc);
 }
 
 static int cmd_create(const char *q_path, int argc, char **argv) {
@@ -439,6 +476,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "send")) return cmd_send(q_path, argc - 3, argv + 3);
   if (!strcmp(cmd, "recv")) return cmd_recv(q_path, argc - 3, argv + 3);
   if (!strcmp(cmd, "stat")) return cmd_stat(q_path, argc - 3, argv + 3);
+  if (!strcmp(cmd, "join")) return cmd_join(q_path, argc - 3, argv + 3);
   if (!strcmp(cmd, "create")) return cmd_create(q_path, argc - 3, argv + 3);
   if (!strcmp(cmd, "dead")) return cmd_dead(q_path, argc - 3, argv + 3);
   if (!strcmp(cmd, "redrive")) return cmd_redrive(q_path, argc - 3, argv + 3);

@@ -43,48 +43,6 @@ TEST(Timeouts, SendWaitsForRoomAsLongAsAsked) {
   fq_close(q);
 }
 
-// A helper process that sends SIGUSR1 to us every few milliseconds until we
-// tell it to stop: whichever signal lands while we block interrupts the call,
-// without guessing when the call has started blocking.
-class SignalPester {
- public:
-  SignalPester() {
-    struct sigaction sa = {};
-    sa.sa_handler = [](int) {};
-    sa.sa_flags = 0;  // no SA_RESTART: the wait must see EINTR
-    sigaction(SIGUSR1, &sa, &old_);
-    const pid_t target = ::getpid();
-    if (::pipe(stop_) != 0) std::abort();
-    pid_ = spawn([&] {
-      ::close(stop_[1]);
-      pollfd p{stop_[0], POLLIN, 0};
-      while (::poll(&p, 1, 5) == 0) ::kill(target, SIGUSR1);
-      return 0;
-    });
-    ::close(stop_[0]);
-  }
-  ~SignalPester() {
-    // Block, reap, then swallow a signal still in flight, so none lands in a
-    // later test (valgrind in particular delivers signals late).
-    sigset_t usr1, old_mask;
-    sigemptyset(&usr1);
-    sigaddset(&usr1, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &usr1, &old_mask);
-    ::close(stop_[1]);
-    wait_exit(pid_);
-    const timespec zero{0, 0};
-    while (sigtimedwait(&usr1, nullptr, &zero) == SIGUSR1) {
-    }
-    sigaction(SIGUSR1, &old_, nullptr);
-    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  }
-
- private:
-  struct sigaction old_ = {};
-  int stop_[2];
-  pid_t pid_;
-};
-
 TEST(Signals, InterruptedReceiveReturnsEintrAndConsumesNothing) {
   TempDir dir;
   fq_queue *q = open_or_die(dir.file("q"), FQ_READ | FQ_WRITE | FQ_CREATE);
@@ -147,18 +105,6 @@ TEST(Signals, InterruptedSendOnAFullPipeSendsNothing) {
   fq_close(q);
 }
 
-// True once thread `tid` of this process is asleep (state S), as a thread
-// blocked in fq_recv is.
-bool thread_sleeping(pid_t tid) {
-  FILE *f = std::fopen(("/proc/self/task/" + std::to_string(tid) + "/stat").c_str(), "r");
-  if (!f) return false;
-  char buf[512] = {};
-  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  const char *close_paren = std::strrchr(buf, ')');  // the name may hold spaces
-  return n > 0 && close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
-}
-
 TEST(Unlink, WakesWaitersWithClosed) {
   TempDir dir;
   const std::string path = dir.file("q");
@@ -173,7 +119,7 @@ TEST(Unlink, WakesWaitersWithClosed) {
   });
   // Remove the queue only once the waiter sleeps in its receive.
   const auto t0 = Clock::now();
-  while ((tid == 0 || !thread_sleeping(tid)) && elapsed_ms(t0) < 10000) std::this_thread::yield();
+  while ((tid == 0 || !asleep(tid)) && elapsed_ms(t0) < 10000) std::this_thread::yield();
   ASSERT_EQ(fq_unlink(path.c_str()), 0);
   waiter.join();
   EXPECT_EQ(result.load(), FQ_ECLOSED) << fq_strerror(result.load());

@@ -79,6 +79,60 @@ inline int wait_exit(pid_t pid, int timeout_ms = 60000) {
   return WEXITSTATUS(status);
 }
 
+// A helper process that sends SIGUSR1 to us every few milliseconds until we
+// tell it to stop: whichever signal lands while we block interrupts the call,
+// without guessing when the call has started blocking.
+class SignalPester {
+ public:
+  SignalPester() {
+    struct sigaction sa = {};
+    sa.sa_handler = [](int) {};
+    sa.sa_flags = 0;  // no SA_RESTART: the wait must see EINTR
+    sigaction(SIGUSR1, &sa, &old_);
+    const pid_t target = ::getpid();
+    if (::pipe(stop_) != 0) std::abort();
+    pid_ = spawn([&] {
+      ::close(stop_[1]);
+      pollfd p{stop_[0], POLLIN, 0};
+      while (::poll(&p, 1, 5) == 0) ::kill(target, SIGUSR1);
+      return 0;
+    });
+    ::close(stop_[0]);
+  }
+  ~SignalPester() {
+    // Block, reap, then swallow a signal still in flight, so none lands in a
+    // later test (valgrind in particular delivers signals late).
+    sigset_t usr1, old_mask;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, &old_mask);
+    ::close(stop_[1]);
+    wait_exit(pid_);
+    const timespec zero{0, 0};
+    while (sigtimedwait(&usr1, nullptr, &zero) == SIGUSR1) {
+    }
+    sigaction(SIGUSR1, &old_, nullptr);
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  }
+
+ private:
+  struct sigaction old_ = {};
+  int stop_[2];
+  pid_t pid_;
+};
+
+// True once process or thread `id` is asleep (state S), as one blocked in
+// fq_recv or fq_join is. /proc/<tid> works for threads too, though unlisted.
+inline bool asleep(pid_t id) {
+  FILE *f = std::fopen(("/proc/" + std::to_string(id) + "/stat").c_str(), "r");
+  if (!f) return false;
+  char buf[512] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const char *close_paren = std::strrchr(buf, ')');  // the name may hold spaces
+  return n > 0 && close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
+}
+
 // A message that names its sender and sequence number and checks itself:
 // [sender u32][seq u32][len u32][sum u32] then bytes derived from them.
 constexpr size_t kMsgHeader = 16;
@@ -118,25 +172,31 @@ inline bool check_msg(const uint8_t *p, size_t len, uint32_t &sender, uint32_t &
 
 // Payload files in /dev/shm of the queue at `path`, found by the token in its
 // state file (the slot arena, fq-<token>-slots, lives as long as the queue
-// and is not counted). Other queues' files, say of a concurrent test run,
-// are not counted either.
-inline size_t count_payload_files(const std::string &path) {
+// and is not one). Other queues' files, say of a concurrent test run, are
+// not either. Empty if the state file cannot be read.
+inline std::vector<std::filesystem::path> payload_files(const std::string &path) {
   FILE *f = std::fopen((path + ".fq-state").c_str(), "rb");
-  if (!f) return size_t(-1);
+  if (!f) return {};
   uint64_t token = 0;
   const bool ok = std::fseek(f, long(kTokenOffset), SEEK_SET) == 0 &&
                   std::fread(&token, sizeof token, 1, f) == 1;
   std::fclose(f);
-  if (!ok) return size_t(-1);
+  if (!ok) return {};
   char prefix[32];
   std::snprintf(prefix, sizeof prefix, "fq-%016llx-", static_cast<unsigned long long>(token));
-  size_t n = 0;
+  std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto &e : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) == 0 && name != std::string(prefix) + "slots") ++n;
+    if (name.rfind(prefix, 0) == 0 && name != std::string(prefix) + "slots") files.push_back(e);
   }
-  return n;
+  return files;
+}
+
+// How many payload_files(path) there are; size_t(-1) without a state file.
+inline size_t count_payload_files(const std::string &path) {
+  if (::access((path + ".fq-state").c_str(), R_OK) != 0) return size_t(-1);
+  return payload_files(path).size();
 }
 
 inline fq_queue *open_or_die(const std::string &path, int flags, const fq_opts *o = nullptr) {

@@ -44,11 +44,42 @@ head -c 100000 /dev/zero | tr '\0' 'z' >"$dir/big"
 "$fqctl" send "$q" "$(cat "$dir/big")"
 "$fqctl" recv "$q" | head -c 100000 | cmp -s - "$dir/big" || fail "100 kB message"
 
-# stat, as text and JSON.
-"$fqctl" send "$q" a b
-"$fqctl" stat "$q" | grep -qE '^queued_msgs +2$' || fail "stat text: $("$fqctl" stat "$q")"
-"$fqctl" stat "$q" --json | grep -q '"queued_msgs": 2' || fail "stat json"
-"$fqctl" recv "$q" -n 2 >/dev/null
+# stat, as text and JSON, on a fresh queue. Nobody holds it but stat itself,
+# which it does not count; each message fqctl sent is unfinished until some
+# process calls fq_task_done, so receiving does not change that.
+st=$dir/st
+"$fqctl" send "$st" a b
+"$fqctl" stat "$st" >"$dir/stat"
+for row in 'queued_msgs +2' 'senders +0' 'receivers +0' 'unfinished +2'; do
+  grep -qE "^$row\$" "$dir/stat" || fail "stat text lacks '$row': $(cat "$dir/stat")"
+done
+"$fqctl" stat "$st" --json >"$dir/stat.json"
+for kv in '"queued_msgs": 2' '"senders": 0' '"receivers": 0' '"unfinished": 2'; do
+  grep -qF "$kv" "$dir/stat.json" || fail "stat json lacks $kv: $(cat "$dir/stat.json")"
+done
+"$fqctl" recv "$st" -n 2 >/dev/null
+"$fqctl" stat "$st" | grep -qE '^unfinished +2$' || fail "receiving finished a task"
+
+# A waiting receiver is counted while it waits (polled for, at most 1000
+# looks), and no longer once it has exited.
+"$fqctl" recv "$st" --timeout 10 >/dev/null &
+recv_pid=$!
+for _ in $(seq 1 1000); do
+  "$fqctl" stat "$st" | grep -qE '^receivers +1$' && break
+done
+"$fqctl" stat "$st" | grep -qE '^receivers +1$' || fail "waiting receiver not counted"
+"$fqctl" send "$st" wake
+wait "$recv_pid" || fail "recv after wake"
+"$fqctl" stat "$st" | grep -qE '^receivers +0$' || fail "receiver still counted after exit"
+
+# join: at once on a queue with no unfinished work; a timeout (exit 3) with work left.
+"$fqctl" create "$dir/idle"
+expect_status 0 "$fqctl" join "$dir/idle" --timeout 0
+expect_status 3 "$fqctl" join "$st" --timeout 0.1
+grep -q "work still unfinished" "$dir/err" || fail "join timeout message"
+expect_status 2 "$fqctl" join "$st" --timeout x
+"$fqctl" rm "$dir/idle"
+"$fqctl" rm "$st"
 
 # Exit codes scripts rely on.
 expect_status 3 "$fqctl" recv "$q" --timeout 0.1
@@ -60,7 +91,7 @@ grep -q "no such file" "$dir/err" || fail "missing queue message: $(cat "$dir/er
 echo precious >"$dir/regular"
 expect_status 1 "$fqctl" send "$dir/regular" x
 [ "$(cat "$dir/regular")" = precious ] || fail "a regular file was written to"
-for sub in send recv stat create rm dead redrive work policy; do
+for sub in send recv stat join create rm dead redrive work policy; do
   expect_status 0 "$fqctl" "$sub" --help
   grep -q "usage: fqctl" "$dir/out" || fail "$sub --help"
 done
