@@ -300,6 +300,11 @@ static VALUE fq_rb_pinned(VALUE value) {
 }
 %typemap(freearg) const char * "RB_GC_GUARD(pinned$argnum);"
 
+/* Ruby class names are capitalised: say so, rather than have SWIG warn. */
+%rename("Fq_opts") fq_opts;
+%rename("Fq_stats") fq_stats;
+%rename("Fq_policy") fq_policy;
+
 /* Not wrapped for Ruby: receiving into a caller's String without the GVL
  * races other threads that resize it, and an Array of Strings for fq_sendv
  * cannot keep short (embedded) Strings from moving. The Ruby layer receives
