@@ -12,13 +12,14 @@
 #if defined(SWIGPYTHON)
 %module(package="fq") _fq
 #elif defined(SWIGRUBY)
-%module fq_ext
+%module "FQ::Ext" /* built with -initname fq_ext: require "fq/fq_ext" */
 #endif
 
 %{
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fq.h"
 %}
@@ -176,7 +177,142 @@ static void fq_py_raise(int code) {
 
 /* ---- Ruby ------------------------------------------------------------ */
 #elif defined(SWIGRUBY)
-#error "fq.i: the Ruby section (status typemap, buffers, GVL) is not written yet"
+
+/* Blocking calls run without the GVL, so other Ruby threads go on. Ruby
+ * interrupts them (Thread#kill, Thread#raise, Ctrl-C) through RUBY_UBF_IO,
+ * as it does a blocking read: a signal to the thread, which fq turns into
+ * FQ_EINTR. The _gvl2 variant, because it does not run interrupts after a
+ * call that succeeded (a received message would be lost with it); the
+ * status typemap runs them on FQ_EINTR. If an interrupt is already pending,
+ * the call is not made and returns FQ_EINTR.
+ * The wrappers call fq_rb_<name> through the #define after each: arguments
+ * are copied into a struct for the callback that runs without the GVL. */
+%{
+#include <ruby/thread.h>
+
+#define FQ_RB_BLOCKING3(name, T1, T2, T3)                                    \
+  struct fq_rb_##name { T1 a1; T2 a2; T3 a3; int rc; };                      \
+  static void *fq_rb_##name##_run(void *p) {                                 \
+    struct fq_rb_##name *c = (struct fq_rb_##name *)p;                       \
+    c->rc = name(c->a1, c->a2, c->a3);                                       \
+    return NULL;                                                             \
+  }                                                                          \
+  static int fq_rb_##name(T1 a1, T2 a2, T3 a3) {                             \
+    struct fq_rb_##name c = {a1, a2, a3, FQ_EINTR};                          \
+    rb_thread_call_without_gvl2(fq_rb_##name##_run, &c, RUBY_UBF_IO, NULL);  \
+    return c.rc;                                                             \
+  }
+#define FQ_RB_BLOCKING4(name, T1, T2, T3, T4)                                \
+  struct fq_rb_##name { T1 a1; T2 a2; T3 a3; T4 a4; int rc; };               \
+  static void *fq_rb_##name##_run(void *p) {                                 \
+    struct fq_rb_##name *c = (struct fq_rb_##name *)p;                       \
+    c->rc = name(c->a1, c->a2, c->a3, c->a4);                                \
+    return NULL;                                                             \
+  }                                                                          \
+  static int fq_rb_##name(T1 a1, T2 a2, T3 a3, T4 a4) {                      \
+    struct fq_rb_##name c = {a1, a2, a3, a4, FQ_EINTR};                      \
+    rb_thread_call_without_gvl2(fq_rb_##name##_run, &c, RUBY_UBF_IO, NULL);  \
+    return c.rc;                                                             \
+  }
+
+FQ_RB_BLOCKING3(fq_send, fq_queue *, const void *, size_t)
+#define fq_send fq_rb_fq_send
+FQ_RB_BLOCKING4(fq_send_timeout, fq_queue *, const void *, size_t, int)
+#define fq_send_timeout fq_rb_fq_send_timeout
+FQ_RB_BLOCKING3(fq_next_size, fq_queue *, size_t *, int)
+#define fq_next_size fq_rb_fq_next_size
+FQ_RB_BLOCKING3(fq_recv_msg, fq_queue *, fq_msg **, int)
+#define fq_recv_msg fq_rb_fq_recv_msg
+FQ_RB_BLOCKING4(fq_lease, fq_queue *, fq_msg **, int, int)
+#define fq_lease fq_rb_fq_lease
+FQ_RB_BLOCKING3(fq_redrive, fq_queue *, const char *, size_t *)
+#define fq_redrive fq_rb_fq_redrive
+
+/* Raises the fq exception for a negative FQ_E* code. The classes are in
+ * fq/errors.rb, generated from core/errors.def: one table, no copy here.
+ * On FQ_EINTR Ruby runs its pending interrupts first, so Ctrl-C raises
+ * Interrupt and Thread#kill ends the thread; if none raises (a trap handler
+ * that returned, the GVL's own wakeups), FQ::Interrupted tells the caller to
+ * retry with the time left (the fq library does, in FQ.retrying). */
+static void fq_rb_raise(int code) {
+  int sys_errno = errno; /* the cause of FQ_ESYS, before anything else runs */
+  if (code == FQ_EINTR) rb_thread_check_ints();
+  rb_exc_raise(rb_funcall(rb_path2class("FQ"), rb_intern("error"), 2, INT2NUM(code),
+                          INT2NUM(sys_errno)));
+}
+
+/* A frozen String with the bytes of `value` (a String, or what to_str gives),
+ * for a call that reads them without the GVL: another thread that changes
+ * the original gets its own copy, so these bytes stay put. No bytes are
+ * copied for a String that is already frozen or not embedded. */
+static VALUE fq_rb_pinned(VALUE value) {
+  StringValue(value);
+  return rb_str_new_frozen(value);
+}
+%}
+
+%init %{
+  /* The exceptions fq_rb_raise looks up. */
+  rb_require("fq/errors");
+%}
+
+/* The status type: every int an fq function returns is 0 or a negative
+ * FQ_E* code (fq.h, "Conventions"), so this one typemap maps all of them;
+ * success is nil, or the out-parameters' values. No typemap in this section
+ * needs a freearg (memory is the GC's), so raising here leaks nothing. The
+ * three ints that are not statuses are named below it. */
+%typemap(out) int {
+  if ($1 < 0) fq_rb_raise($1);
+  $result = Qnil;
+}
+%typemap(out) int fq_version "$result = INT2NUM($1);"
+%typemap(out) int fq_msg_permanent, int fq_msg_leased "$result = $1 ? Qtrue : Qfalse;"
+
+/* A message's payload as a binary String (ASCII-8BIT; one copy). */
+%typemap(out) const void *fq_msg_data {
+  $result = rb_str_new((const char *)$1, (long)fq_msg_size(arg1));
+}
+
+/* Buffers: a String's bytes, whatever its encoding, read in place from a
+ * frozen copy (fq_rb_pinned) kept on the stack for the call. */
+%typemap(in) (const void *data, size_t len) (VALUE pinned = Qnil) {
+  pinned = fq_rb_pinned($input);
+  $1 = RSTRING_PTR(pinned);
+  $2 = (size_t)RSTRING_LEN(pinned);
+}
+%typemap(freearg) (const void *data, size_t len) "RB_GC_GUARD(pinned$argnum);"
+
+/* Paths and reasons: a String without NUL bytes (ArgumentError otherwise),
+ * copied (they are short) so the copy is NUL-terminated and no other thread
+ * can change it; nil is NULL (no reason; fq_redrive's "back to where each
+ * came from"). */
+%typemap(in) const char * (VALUE pinned = Qnil) {
+  if (NIL_P($input)) {
+    $1 = NULL;
+  } else {
+    VALUE s = $input;
+    StringValue(s);
+    if (memchr(RSTRING_PTR(s), 0, (size_t)RSTRING_LEN(s)))
+      rb_raise(rb_eArgError, "string contains null byte");
+    pinned = rb_str_new(RSTRING_PTR(s), RSTRING_LEN(s));
+    $1 = RSTRING_PTR(pinned);
+  }
+}
+%typemap(freearg) const char * "RB_GC_GUARD(pinned$argnum);"
+
+/* Ruby class names are capitalised: say so, rather than have SWIG warn. */
+%rename("Fq_opts") fq_opts;
+%rename("Fq_stats") fq_stats;
+%rename("Fq_policy") fq_policy;
+
+/* Not wrapped for Ruby: receiving into a caller's String without the GVL
+ * races other threads that resize it, and an Array of Strings for fq_sendv
+ * cannot keep short (embedded) Strings from moving. The Ruby layer receives
+ * with fq_recv_msg / fq_lease and sends one String with fq_send_timeout. */
+%ignore fq_recv;
+%ignore fq_recv_timeout;
+%ignore fq_sendv;
+
 #endif
 
 /* ---- The C API ------------------------------------------------------- */

@@ -2,10 +2,11 @@
 # Installs the built project into a temporary prefix and uses only that copy:
 # a C program built with pkg-config, a CMake project with find_package(fq),
 # and the exported symbols and SONAME of the installed library.
-# With PYTHON, also the Python package, imported from the install alone.
-#   install_test.sh BUILD_DIR SOURCE_DIR [PYTHON]
+# With PYTHON, also the Python package, imported from the install alone;
+# with RUBY, also the Ruby library, required from the install alone.
+#   install_test.sh BUILD_DIR SOURCE_DIR [PYTHON] [RUBY]
 set -euo pipefail
-build=$1 src=$2 python=${3:-}
+build=$1 src=$2 python=${3:-} ruby=${4:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fq-install-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'echo "install_test: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -69,5 +70,24 @@ q = fq.Queue()
 q.put({"installed": True})
 print(q.get(timeout=5)["installed"], len(fq.version()))' "$site")
   [ "$out" = "True 3" ] || fail "the installed Python package printed: $out"
+fi
+# (e) the Ruby library, when the bindings are built: fq.rb in Ruby's
+# vendordir, fq/fq_ext.so in its vendorarchdir, both under the prefix.
+if [ -n "$ruby" ]; then
+  rb=$(find "$prefix" -path '*/vendor_ruby/fq.rb' -print -quit)
+  [ -n "$rb" ] || fail "the Ruby library fq.rb was not installed"
+  ext=$(find "$prefix" -path '*/vendor_ruby/*/fq/fq_ext.so' -print -quit)
+  [ -n "$ext" ] || fail "the Ruby extension fq/fq_ext.so was not installed"
+  [ -f "$(dirname "$rb")/fq/errors.rb" ] || fail "fq/errors.rb was not installed beside fq.rb"
+  out=$(cd "$tmp" && LD_LIBRARY_PATH="$libdir" "$ruby" -I "$(dirname "$rb")" -I "$(dirname "$(dirname "$ext")")" -e '
+require "fq"
+outside = $LOADED_FEATURES.grep(/fq/).reject { |f| f.start_with?(ARGV[0]) }
+raise "loaded from outside the install: #{outside}" unless outside.empty?
+FQ::Queue.open(ARGV[1]) do |q|
+  q << "installed"
+  print q.pop(timeout: 5), " ", FQ.version.size
+end
+FQ.unlink(ARGV[1])' "$prefix" "$tmp/q3")
+  [ "$out" = "installed 3" ] || fail "the installed Ruby library printed: $out"
 fi
 echo "install_test: ok ($prefix)"
