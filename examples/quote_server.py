@@ -4,6 +4,7 @@ internet: HTTP on 127.0.0.1, standard library only.
 
     GET /quote...    200 {"quote": "..."}
     GET /flaky...    503 twice, then 200 {"quote": ...}
+    GET /down...     always 503: retried until the attempts run out
     GET /slow...     the first request hangs until its client goes away (or
                      --hang seconds pass); later ones answer at once. A worker
                      can be killed in the middle of this request.
@@ -107,6 +108,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     status = self.reply(503, {"error": f"flaky: failure {n} of {FLAKY_FAILURES}"})
                 else:
                     status = self.reply(200, {"quote": state.quote(path)})
+            elif route == "/down":
+                status = self.reply(503, {"error": "down"})
             elif route == "/slow":
                 if n == 1 and self.hang_until_client_leaves():
                     status = -1  # the client went away: nothing to answer
