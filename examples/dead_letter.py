@@ -79,8 +79,10 @@ def fetch_quote(url):
 
 
 def say(text):
-    # One write per line: the processes share stdout and their lines must not mix.
-    print(text, flush=True)
+    """Prints a line with one write(2): the processes share stdout, and print()
+    may write a line and its newline separately, letting another's line in
+    between. (A write of up to PIPE_BUF bytes to a pipe is never split.)"""
+    os.write(sys.stdout.fileno(), (text + "\n").encode())
 
 
 # ---- The worker: one URL, in a forked process --------------------------------
@@ -196,10 +198,8 @@ class Dispatcher:
                 return
             url = self.urls.pop(pid, None)
             if os.WIFSIGNALED(status) and url is not None:
-                # os.write, not print: this handler may run in the middle of a print.
-                os.write(sys.stdout.fileno(), (
-                    f"Worker {pid} was killed (signal {os.WTERMSIG(status)}) while processing "
-                    f"{url}: fq gives it to the next worker\n").encode())
+                say(f"Worker {pid} was killed (signal {os.WTERMSIG(status)}) while processing "
+                    f"{url}: fq gives it to the next worker")
 
     def shut_down(self):
         """Stops the worker waiting for a URL (it holds none; if it had just
@@ -253,7 +253,6 @@ def main():
     ap.add_argument("--dir", default=".", help="where the queues are (default: here)")
     ap.add_argument("urls", nargs="*", help="URLs to queue first")
     args = ap.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)
 
     inq = fq.Queue(os.path.join(args.dir, INPUT_FIFO))
     out = fq.Queue(os.path.join(args.dir, OUTPUT_FIFO))
