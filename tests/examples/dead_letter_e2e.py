@@ -50,6 +50,15 @@ WAIT = 30.0  # seconds: the most any single step may take before the test fails
 POLL = 0.05  # how often a condition that has no event of its own is looked at
 
 
+_print_lock = threading.Lock()
+
+
+def emit(line):
+    """Prints a line whole: the example's reader thread prints too."""
+    with _print_lock:
+        print(line, flush=True)
+
+
 class Failed(Exception):
     pass
 
@@ -88,7 +97,7 @@ class Example:
         for raw in self.proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if self.show:
-                print(f"  {line}", flush=True)
+                emit(f"  {line}")
             with self.cond:
                 self.lines.append(line)
                 self.cond.notify_all()
@@ -215,7 +224,7 @@ def main():
     ap.add_argument("--show", action="store_true", help="print the story as it happens")
     ap.add_argument("example", nargs="+", help="the command that runs the example (after --)")
     args = ap.parse_args()
-    say = (lambda s: print(s, flush=True)) if args.show else (lambda s: None)
+    say = emit if args.show else (lambda s: None)
 
     with tempfile.TemporaryDirectory(prefix="fq-dead-letter-") as d:
         server = Server(args.server, args.port)
