@@ -254,15 +254,16 @@ static int cmd_create(const char *q_path, int argc, char **argv) {
   return 0;
 }
 
-/* The first bytes of a payload for a terminal or JSON: printable ASCII as
- * is, everything else (and quotes, backslashes) escaped as \xHH. */
-static void print_preview(const unsigned char *p, size_t len, size_t max) {
+/* The first bytes of a payload for a terminal (escaped as \xHH) or inside a
+ * JSON string (escaped as \u00HH): printable ASCII as is, everything else,
+ * quotes and backslashes too, escaped byte by byte. */
+static void print_preview(const unsigned char *p, size_t len, size_t max, int json) {
   size_t i;
   for (i = 0; i < len && i < max; ++i) {
     if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
       putchar(p[i]);
     else
-      printf("\\x%02x", p[i]);
+      printf(json ? "\\u%04x" : "\\x%02x", p[i]);
   }
   if (len > max) fputs("...", stdout);
 }
@@ -284,7 +285,10 @@ static int cmd_dead(const char *q_path, int argc, char **argv) {
   long n = 0;
   if (argc > 0 && !json) return usage("dead: unknown option");
   rc = fq_dead_open(q_path, &log);
-  if (rc == FQ_ENOENT) return 0; /* nothing ever died */
+  if (rc == FQ_ENOENT) { /* nothing ever died */
+    if (json) puts("[]");
+    return 0;
+  }
   if (rc != 0) return fail("dead", q_path, rc);
   if (!json)
     printf("%-24s %6s %8s %10s  %s\n", "last death (UTC)", "deaths", "attempts", "bytes",
@@ -298,14 +302,14 @@ static int cmd_dead(const char *q_path, int argc, char **argv) {
           "\"permanent\": %s, \"reason\": \"",
           n ? ",\n " : "[", t, fq_msg_deaths(m), fq_msg_attempts(m), fq_msg_size(m),
           fq_msg_permanent(m) ? "true" : "false");
-      print_preview((const unsigned char *)fq_msg_reason(m), strlen(fq_msg_reason(m)), 1024);
+      print_preview((const unsigned char *)fq_msg_reason(m), strlen(fq_msg_reason(m)), 1024, 1);
       fputs("\", \"payload\": \"", stdout);
-      print_preview(fq_msg_data(m), fq_msg_size(m), 64);
+      print_preview(fq_msg_data(m), fq_msg_size(m), 64, 1);
       fputs("\"}", stdout);
     } else {
       printf("%-24s %6u %8u %10zu  %s%s\n%51s", t, fq_msg_deaths(m), fq_msg_attempts(m),
              fq_msg_size(m), fq_msg_reason(m), fq_msg_permanent(m) ? " (permanent)" : "", "");
-      print_preview(fq_msg_data(m), fq_msg_size(m), 64);
+      print_preview(fq_msg_data(m), fq_msg_size(m), 64, 0);
       putchar('\n');
     }
     fq_msg_free(m);

@@ -127,6 +127,19 @@ grep -q '^ *bad-data$' "$dir/dead" && grep -q '^ *flaky$' "$dir/dead" || fail "d
 "$fqctl" rm "$w.dlq"
 "$fqctl" rm "$w"
 
+w2=$dir/json.fifo
+"$fqctl" create "$w2"
+# Valid JSON even with quotes and control bytes, and [] for a queue that never lost one.
+"$fqctl" send "$w2" 'say "hi"\ now'
+"$fqctl" work "$w2" -n 1 --timeout 5 -- sh -c 'exit 65'
+"$fqctl" dead "$w2" --json | /usr/bin/python3 -c '
+import json, sys
+records = json.load(sys.stdin)
+assert records[-1]["payload"] == "say \"hi\"\\ now", records[-1]' || fail "dead --json is not JSON"
+[ "$("$fqctl" dead "$dir/never-failed" --json)" = "[]" ] || fail "dead --json of nothing"
+"$fqctl" rm "$w2.dlq"
+"$fqctl" rm "$w2"
+
 # create with a mode, rm removes everything.
 "$fqctl" create "$dir/shared" --mode 660
 [ "$(stat -c %a "$dir/shared")" = 660 ] || fail "create --mode"
