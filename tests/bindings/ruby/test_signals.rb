@@ -68,7 +68,16 @@ class SignalsTest < FQTest
     old = trap(:USR1) { raise "from the handler" }
     parent = Process.pid
     FQ::Queue.open(@path) do |q|
-      pid = child { Process.kill(:USR1, parent) }
+      # Signal only once the parent sleeps in the kernel's poll, inside pop:
+      # a signal during fork would raise before assert_raises is reached.
+      pid = child do
+        deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 10
+        until File.read("/proc/#{parent}/wchan").include?("poll")
+          raise "the parent never blocked" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+          Thread.pass
+        end
+        Process.kill(:USR1, parent)
+      end
       e = assert_raises(RuntimeError) { q.pop }
       assert_equal "from the handler", e.message
       wait_ok(pid)
