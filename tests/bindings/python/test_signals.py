@@ -17,6 +17,18 @@ q.get()
 """
 
 
+def wait_until_blocked(pid):
+    """Returns once `pid` sleeps in the kernel waiting for fq (poll or futex)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with open(f"/proc/{pid}/wchan") as f:
+            wchan = f.read()
+        if "poll" in wchan or "futex" in wchan:
+            return
+        assert time.monotonic() < deadline, f"never blocked (wchan {wchan!r})"
+        time.sleep(0.001)
+
+
 @pytest.mark.parametrize("call", ["q.get()", "q.recv()", "q.lease()", "q.put(0)"])
 def test_ctrl_c_interrupts_a_blocked_call(path, call):
     with fq.Queue(path, maxsize=1) as q:
@@ -25,7 +37,7 @@ def test_ctrl_c_interrupts_a_blocked_call(path, call):
         child = run_python(BLOCKED_GET.replace("q.get()", call), path,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert child.stdout.readline() == b"ready\n"
-        time.sleep(0.2)  # let it block in the wait; a signal before that is also fine
+        wait_until_blocked(child.pid)
         t0 = time.monotonic()
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=10)
