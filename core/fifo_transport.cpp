@@ -893,9 +893,10 @@ Errc FifoTransport::retry(Received &m, const std::string &reason, int64_t delay_
   if (Errc e = check_fork(); e != Errc::ok) return e;
   try {
     Envelope env = m.env;
+    const int64_t now = wall_ms();
     env.reason = reason;
-    env.not_before_ms = wall_ms() + delay_ms;
-    if (env.enqueued_ms == 0) env.enqueued_ms = wall_ms();
+    env.not_before_ms = now + delay_ms;
+    if (env.enqueued_ms == 0) env.enqueued_ms = now;
     const int64_t due = Deadline::now_ns() + delay_ms * 1000000;
     Errc e;
     if (m.leased) {
