@@ -11,7 +11,8 @@ class SignalsTest < FQTest
     eval(ARGV[1])
   RUBY
 
-  { pop: "q.pop", lease: "q.lease", recv_msg: "q.recv_msg", push: "q.push('x')" }.each do |name, call|
+  { pop: "q.pop", lease: "q.lease", recv_msg: "q.recv_msg", push: "q.push('x')",
+    join: "q.push('unfinished'); q.join" }.each do |name, call|
     define_method("test_ctrl_c_interrupts_a_blocked_#{name}") do
       Open3.popen3(*ruby_command(BLOCKED, @path, call)) do |_in, out, err, wait|
         assert_equal "ready\n", out.gets
