@@ -69,7 +69,12 @@ class SignalsTest < FQTest
     old = trap(:USR1) { raise "from the handler" }
     parent = Process.pid
     FQ::Queue.open(@path) do |q|
-      pid = child { Process.kill(:USR1, parent) }
+      # Once pop blocks: a signal sent at once can land while the parent is
+      # still in fork, and raise from there.
+      pid = child do
+        wait_until_blocked(parent)
+        Process.kill(:USR1, parent)
+      end
       e = assert_raises(RuntimeError) { q.pop }
       assert_equal "from the handler", e.message
       wait_ok(pid)
