@@ -190,6 +190,18 @@ static void fq_py_raise(int code) {
 %{
 #include <ruby/thread.h>
 
+#define FQ_RB_BLOCKING2(name, T1, T2)                                        \
+  struct fq_rb_##name { T1 a1; T2 a2; int rc; };                             \
+  static void *fq_rb_##name##_run(void *p) {                                 \
+    struct fq_rb_##name *c = (struct fq_rb_##name *)p;                       \
+    c->rc = name(c->a1, c->a2);                                              \
+    return NULL;                                                             \
+  }                                                                          \
+  static int fq_rb_##name(T1 a1, T2 a2) {                                    \
+    struct fq_rb_##name c = {a1, a2, FQ_EINTR};                              \
+    rb_thread_call_without_gvl2(fq_rb_##name##_run, &c, RUBY_UBF_IO, NULL);  \
+    return c.rc;                                                             \
+  }
 #define FQ_RB_BLOCKING3(name, T1, T2, T3)                                    \
   struct fq_rb_##name { T1 a1; T2 a2; T3 a3; int rc; };                      \
   static void *fq_rb_##name##_run(void *p) {                                 \
@@ -227,6 +239,8 @@ FQ_RB_BLOCKING4(fq_lease, fq_queue *, fq_msg **, int, int)
 #define fq_lease fq_rb_fq_lease
 FQ_RB_BLOCKING3(fq_redrive, fq_queue *, const char *, size_t *)
 #define fq_redrive fq_rb_fq_redrive
+FQ_RB_BLOCKING2(fq_join, fq_queue *, int)
+#define fq_join fq_rb_fq_join
 
 /* Raises the fq exception for a negative FQ_E* code. The classes are in
  * fq/errors.rb, generated from core/errors.def: one table, no copy here.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end test of a dead-letter example (examples/dead_letter.py, and the
-Ruby one when it comes), played as a user would: URLs echoed into input.fifo
+"""End-to-end test of a dead-letter example (examples/dead_letter.py, and
+examples/dead_letter.rb), played as a user would: URLs echoed into input.fifo
 from the shell, a worker killed with SIGKILL in the middle of its request,
 the quotes read from output.fifo with fqctl. Then it checks the books.
 

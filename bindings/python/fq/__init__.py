@@ -3,6 +3,7 @@
     q = fq.Queue("/tmp/jobs.fifo")     # a drop-in multiprocessing.Queue
     q.put({"job": 42}); q.get()
     q.send(b"raw bytes"); q.recv()      # plain messages for C, Ruby, the shell
+    jq = fq.JoinableQueue(path)         # multiprocessing.JoinableQueue: task_done(), join()
 
 fq.Queue passes any picklable object; NumPy arrays and bytes travel as
 out-of-band buffers, never copied into the pickle (bindings/README.md shows
@@ -24,10 +25,10 @@ import weakref
 
 from . import _errors, _fq
 from ._errors import *  # noqa: F401,F403  (generated from core/errors.def)
-from ._errors import (BufferTooSmall, Closed, Error, Interrupted, MessageTooLarge, Timeout,
-                      WouldBlock)
+from ._errors import (BufferTooSmall, Closed, Error, Interrupted, InvalidArgument,
+                      MessageTooLarge, Timeout, WouldBlock)
 
-__all__ = ["Queue", "Message", "Policy", "dead_letters", "unlink", "dumps", "loads", "version"]
+__all__ = ["Queue", "JoinableQueue", "Message", "Policy", "dead_letters", "unlink", "dumps", "loads", "version"]
 __all__ += _errors.__all__
 
 _INT_MAX = 2**31 - 1
@@ -496,6 +497,39 @@ class Queue:
                     continue  # another receiver took it first: wait for the next
                 del buf[n:]
                 return buf
+
+
+class JoinableQueue(Queue):
+    """A Queue whose consumers mark each message done: a drop-in
+    multiprocessing.JoinableQueue, across processes.
+
+    The count of unfinished messages lives in the queue's shared state
+    (fq_task_done, fq_join), not in this object: every message an fq sender
+    puts on the queue, from any process, counts until some process calls
+    task_done() once for it. Lines from the shell do not count. A message
+    lost with a killed process stays unfinished: join with a timeout where
+    processes may die.
+    """
+
+    def task_done(self):
+        """Marks one message taken from the queue as processed: call it once
+        per get(), when done with the object. Raises ValueError when called
+        more times than messages were put."""
+        with self._handle as h:
+            try:
+                _fq.fq_task_done(h)
+            except InvalidArgument:
+                raise InvalidArgument("task_done() called too many times") from None
+
+    def join(self, timeout=None):
+        """Waits until every message put on the queue, by any process, has
+        been marked done with task_done(). Returns once the count has been
+        zero at some moment since join began, even if a put raised it again
+        since. Waits forever, or up to `timeout` seconds (then fq.Timeout; 0:
+        fq.WouldBlock at once); Ctrl-C raises KeyboardInterrupt."""
+        d = _Deadline(timeout)
+        with self._handle as h:
+            _retrying(_fq.fq_join, d, h)
 
 
 # The counters of fq_stats, read from the SWIG type rather than listed again.

@@ -271,6 +271,29 @@ module FQ
       size.zero?
     end
 
+    # Marks one message taken from the queue as processed, as Python's
+    # Queue#task_done: every message an fq sender pushes, from any process,
+    # counts as unfinished until some process calls this once for it (lines
+    # from the shell do not count). Raises FQ::InvalidArgument (an
+    # ArgumentError) when called more times than messages were pushed.
+    def task_done
+      @handle.use { |h| Ext.fq_task_done(h) }
+      nil
+    rescue InvalidArgument
+      raise InvalidArgument, "task_done called more times than messages were pushed"
+    end
+
+    # Waits until every message pushed to the queue, by any process, is marked
+    # done with #task_done: forever, or up to `timeout` seconds. Returns self,
+    # or nil when the time runs out (as Thread#join). A message lost with a
+    # killed process stays unfinished: pass a timeout where processes may die.
+    def join(timeout: nil)
+      @handle.use { |h| FQ.retrying(timeout) { |ms| Ext.fq_join(h, ms) } }
+      self
+    rescue WouldBlock, Timeout
+      nil
+    end
+
     # Receives one message with its history, at most once. Raises
     # FQ::Timeout (a Timeout::Error) after `timeout` seconds.
     def recv_msg(timeout: nil, &block)

@@ -67,14 +67,17 @@ def test_a_handler_that_raises_propagates(path):
     def boom(*a):
         raise RuntimeError("from the handler")
 
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.setitimer(signal.ITIMER_REAL, 0.1)
-    try:
-        with fq.Queue(path) as q, pytest.raises(RuntimeError, match="from the handler"):
-            q.get()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    with fq.Queue(path) as q:
+        # The timer starts once the queue is open: started before, it can
+        # fire inside a slow open, outside pytest.raises.
+        old = signal.signal(signal.SIGALRM, boom)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        try:
+            with pytest.raises(RuntimeError, match="from the handler"):
+                q.get()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
 
 def test_interpreter_is_debians():

@@ -57,7 +57,8 @@ class FQTest < Minitest::Test
   # call), at most LIMIT seconds.
   def wait_until_blocked(pid)
     deadline = now + LIMIT
-    until File.read("/proc/#{pid}/stat")[/\) (\S)/, 1] == "S"
+    # Asleep in the kernel where fq waits: poll (a message) or futex (room, join).
+    until File.read("/proc/#{pid}/wchan").match?(/poll|futex/)
       flunk "process #{pid} never blocked" if now > deadline
       sleep 0.005 # a poll with an upper bound, not a wait for things to settle
     end

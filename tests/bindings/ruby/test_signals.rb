@@ -11,7 +11,8 @@ class SignalsTest < FQTest
     eval(ARGV[1])
   RUBY
 
-  { pop: "q.pop", lease: "q.lease", recv_msg: "q.recv_msg", push: "q.push('x')" }.each do |name, call|
+  { pop: "q.pop", lease: "q.lease", recv_msg: "q.recv_msg", push: "q.push('x')",
+    join: "q.push('unfinished'); q.join" }.each do |name, call|
     define_method("test_ctrl_c_interrupts_a_blocked_#{name}") do
       Open3.popen3(*ruby_command(BLOCKED, @path, call)) do |_in, out, err, wait|
         assert_equal "ready\n", out.gets
@@ -68,14 +69,10 @@ class SignalsTest < FQTest
     old = trap(:USR1) { raise "from the handler" }
     parent = Process.pid
     FQ::Queue.open(@path) do |q|
-      # Signal only once the parent sleeps in the kernel's poll, inside pop:
-      # a signal during fork would raise before assert_raises is reached.
+      # Once pop blocks: a signal sent at once can land while the parent is
+      # still in fork, and raise from there.
       pid = child do
-        deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 10
-        until File.read("/proc/#{parent}/wchan").include?("poll")
-          raise "the parent never blocked" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
-          Thread.pass
-        end
+        wait_until_blocked(parent)
         Process.kill(:USR1, parent)
       end
       e = assert_raises(RuntimeError) { q.pop }
