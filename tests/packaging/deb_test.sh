@@ -14,9 +14,9 @@
 #   6. every package this script installed (build-deps, lintian, test deps)
 #      is purged again, and apt's manual/auto marks are put back.
 # Needs root or sudo, and Debian's archive. Refuses to run if an fq package
-# is already installed (it would have to remove it). FQ_DEB_CHECK=1 also runs
-# the test suite inside the package build (off by default: CI has just run it).
-#   tests/packaging/deb_test.sh
+# is already installed (it would have to remove it). The package build runs
+# the test suite unless DEB_BUILD_OPTIONS=nocheck.
+#   [DEB_BUILD_OPTIONS=nocheck] tests/packaging/deb_test.sh
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 packages=(libfq1 libfq-dev python3-fq ruby-fq fqctl)
@@ -85,11 +85,11 @@ copy_tree "$work/test/fq"
 
 say "build-deps and tools"
 apt_get update
-apt_profiles=(-P nocheck) dpkg_profiles=(--build-profiles=nocheck)
-if [ "${FQ_DEB_CHECK:-0}" = 1 ]; then
-  apt_profiles=() dpkg_profiles=()
-else
-  export DEB_BUILD_OPTIONS=nocheck
+# The build runs the test suite, as Debian builds do, unless
+# DEB_BUILD_OPTIONS has nocheck; then the nocheck profile drops its build-deps.
+apt_profiles=() dpkg_profiles=()
+if [[ " ${DEB_BUILD_OPTIONS:-} " == *" nocheck "* ]]; then
+  apt_profiles=(-P nocheck) dpkg_profiles=(--build-profiles=nocheck)
 fi
 apt_get install --no-install-recommends dpkg-dev lintian >/dev/null
 (cd "$work/build/fq" && apt_get build-dep --no-install-recommends "${apt_profiles[@]}" . >/dev/null)
@@ -99,7 +99,8 @@ say "dpkg-buildpackage -us -uc -b"
 t=$SECONDS
 (cd "$work/build/fq" && dpkg-buildpackage -us -uc -b "${dpkg_profiles[@]}" >"$work/build.log" 2>&1) ||
   { tail -60 "$work/build.log"; fail "dpkg-buildpackage (log above)"; }
-echo "built in $((SECONDS - t)) s:"
+suite=$(grep -E '^[0-9]+% tests passed' "$work/build.log" | tail -1 || true)
+echo "built in $((SECONDS - t)) s (the test suite in the build: ${suite:-not run, nocheck}):"
 version=$(cd "$work/build/fq" && dpkg-parsechangelog -S Version)
 arch=$(dpkg --print-architecture)
 debs=()
