@@ -26,7 +26,8 @@ dies after max_attempts with growing delays; the invalid URL and the 404 die
 on their first attempt, permanent, never retried; the killed worker's URL is
 fetched again and its quote arrives once; at the end no queue holds anything.
 
-Without --server it starts examples/quote_server.py on a free port. --show
+Without --server it starts examples/quote_server.py (or --quote-server PATH,
+an installed one) on a free port. --show
 prints the example's output and the user's commands as they happen (the
 demo, scripts/demo, runs it so). Exit status 0: passed; 1: a check failed.
 Every wait is bounded; no sleep stands in for an event.
@@ -148,13 +149,13 @@ class Example:
 class Server:
     """The quote server: started here, or one already running (--server)."""
 
-    def __init__(self, url, port):
+    def __init__(self, url, port, script=QUOTE_SERVER):
         self.proc = None
         if url:
             self.url = url.rstrip("/")
             return
         self.proc = subprocess.Popen(
-            [sys.executable, QUOTE_SERVER, "--port", str(port)], stdout=subprocess.PIPE)
+            [sys.executable, script, "--port", str(port)], stdout=subprocess.PIPE)
         first = self.proc.stdout.readline().decode()  # "quote server on http://HOST:PORT"
         check(first.startswith("quote server on http://"), f"the quote server said {first!r}")
         self.url = first.split()[-1]
@@ -221,13 +222,15 @@ def main():
     ap.add_argument("--fqctl", required=True, help="the fqctl of this build")
     ap.add_argument("--server", help="a quote server already running (default: start one)")
     ap.add_argument("--port", type=int, default=0, help="port for the server started here")
+    ap.add_argument("--quote-server", default=QUOTE_SERVER,
+                    help="the quote_server.py to start (default: this tree's examples/)")
     ap.add_argument("--show", action="store_true", help="print the story as it happens")
     ap.add_argument("example", nargs="+", help="the command that runs the example (after --)")
     args = ap.parse_args()
     say = emit if args.show else (lambda s: None)
 
     with tempfile.TemporaryDirectory(prefix="fq-dead-letter-") as d:
-        server = Server(args.server, args.port)
+        server = Server(args.server, args.port, args.quote_server)
         fqctl = Fqctl(os.path.abspath(args.fqctl), d)
         example = None
         try:
