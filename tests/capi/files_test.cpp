@@ -112,6 +112,10 @@ TEST(BadInput, EveryFunctionRejectsNonsenseWithACode) {
   bad_mode.mode = 04777;
   fq_stats st = FQ_STATS_INIT;
   const iovec iov{nullptr, 5};
+  fq_msg *msg = nullptr;
+  fq_dead_log *log = nullptr;
+  fq_policy tiny_policy = FQ_POLICY_INIT;
+  tiny_policy.size = 1;
   struct Case {
     const char *what;
     int got, want;
@@ -143,9 +147,22 @@ TEST(BadInput, EveryFunctionRejectsNonsenseWithACode) {
       {"stats NULL queue", fq_get_stats(nullptr, &st), FQ_EINVAL},
       {"close NULL", fq_close(nullptr), FQ_EINVAL},
       {"unlink NULL", fq_unlink(nullptr), FQ_EINVAL},
+      {"task_done NULL", fq_task_done(nullptr), FQ_EINVAL},
+      {"task_done with nothing sent", fq_task_done(q), FQ_EINVAL},
+      {"join NULL", fq_join(nullptr, 0), FQ_EINVAL},
+      {"recv_msg NULL out", fq_recv_msg(q, nullptr, 0), FQ_EINVAL},
+      {"lease lease_ms -2", fq_lease(q, &msg, -2, 0), FQ_EINVAL},
+      {"lease on write-only", fq_lease(wo, &msg, 10, 0), FQ_EBADF},
+      {"policy NULL", fq_set_policy(q, nullptr), FQ_EINVAL},
+      {"policy too small", fq_set_policy(q, &tiny_policy), FQ_EINVAL},
+      {"redrive NULL", fq_redrive(nullptr, nullptr, nullptr), FQ_EINVAL},
+      {"redrive write-only", fq_redrive(wo, nullptr, nullptr), FQ_EBADF},
+      {"dead_open NULL", fq_dead_open(nullptr, &log), FQ_EINVAL},
   };
   for (const Case &c : cases) EXPECT_EQ(c.got, c.want) << c.what << ": " << fq_strerror(c.got);
   EXPECT_EQ(out, nullptr);
+  EXPECT_EQ(msg, nullptr);
+  EXPECT_EQ(log, nullptr);
   // Nothing above sent anything.
   EXPECT_EQ(fq_recv_timeout(q, buf, sizeof buf, &len, 0), FQ_EAGAIN);
   fq_close(wo);
