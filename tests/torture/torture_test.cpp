@@ -311,10 +311,14 @@ class Conservation {
     settle(q);
     // Every input ended once: done, or dead (in the durable log).
     std::multiset<uint32_t> done = logged(), dead = dead_log();
-    uint64_t both = 0, missing = 0;
+    uint64_t both = 0, missing = 0, dead_once = 0;
     for (uint32_t i = 0; i < kInputs; ++i) {
       both += done.count(i) + dead.count(i) > 1;
       missing += done.count(i) + dead.count(i) == 0;
+      // Dead-lettered once and nothing else: certainly in the dead-letter
+      // queue. (A worker killed between the log and the queue leaves a log
+      // record, and the message comes back to end again: counted in both.)
+      dead_once += dead.count(i) == 1 && done.count(i) == 0;
     }
     std::printf(
         "[ tally    ] %u inputs, %d workers killed: %zu done, %zu dead-lettered, %llu "
@@ -330,7 +334,8 @@ class Conservation {
     ASSERT_NE(dlq, nullptr);
     size_t moved = 0;
     ASSERT_EQ(fq_redrive(dlq, nullptr, &moved), 0);
-    EXPECT_GE(moved, dead.size() - both);
+    EXPECT_GE(moved, dead_once);
+    EXPECT_LE(moved, dead.size());
     for (int w = 0; w < 2; ++w) start(0);
     settle(q);
     done = logged();
