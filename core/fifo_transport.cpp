@@ -299,8 +299,7 @@ Errc FifoTransport::send_msg(const iovec *iov, size_t iovcnt, const Envelope *en
     e = send_ref(FrameKind::slot_ref, ref, sizeof ref, env_buf, env_len, d);
     if (e != Errc::ok) slots_.unput(slot);
   } else {
-    const ShmRef r{total, pid_, seq_.fetch_add(1, std::memory_order_relaxed)};
-    ShmRef written = r;
+    ShmRef written{total, pid_, seq_.fetch_add(1, std::memory_order_relaxed)};
     e = payloads_.write(pid_, written.seq, iov, iovcnt, total);
     if (e == Errc::ok) {
       uint8_t ref[kShmRefSize];

@@ -88,7 +88,14 @@ Errc HeldTable::fill(const HeldRef &r, const Envelope &env, const iovec *iov, si
     e.in_file = 0;
     return Errc::ok;
   }
-  const uint64_t want = file_seq(r.index, r.gen);
+  return write_file(r.index, r.gen, iov, iovcnt, len);
+}
+
+// Writes entry i's payload to its file, named by generation `gen`, and
+// records it there.
+Errc HeldTable::write_file(uint32_t i, uint32_t gen, const iovec *iov, size_t iovcnt,
+                           uint64_t len) noexcept {
+  const uint64_t want = file_seq(i, gen);
   uint64_t seq = want;
   payloads_.remove(kFilePid, want);  // a leftover of a writer that died; the name is ours
   if (Errc err = payloads_.write(kFilePid, seq, iov, iovcnt, len); err != Errc::ok) return err;
@@ -96,8 +103,9 @@ Errc HeldTable::fill(const HeldRef &r, const Envelope &env, const iovec *iov, si
     payloads_.remove(kFilePid, seq);
     return Errc::INTERNAL;
   }
+  HeldEntry &e = at(i);
+  e.file_gen = gen;
   e.in_file = 1;
-  e.file_gen = r.gen;
   return Errc::ok;
 }
 
@@ -156,17 +164,7 @@ Errc HeldTable::requeue(const HeldRef &r, const Envelope &env, int64_t due_ns) n
 Errc HeldTable::spill_locked(uint32_t i) noexcept {
   HeldEntry &e = at(i);
   const iovec v{map_.held_blob(i) + e.env_len, e.payload_len};
-  const uint64_t want = file_seq(i, e.gen);
-  uint64_t seq = want;
-  payloads_.remove(kFilePid, want);
-  if (Errc err = payloads_.write(kFilePid, seq, &v, 1, e.payload_len); err != Errc::ok) return err;
-  if (seq != want) {
-    payloads_.remove(kFilePid, seq);
-    return Errc::INTERNAL;
-  }
-  e.file_gen = e.gen;
-  e.in_file = 1;
-  return Errc::ok;
+  return write_file(i, e.gen, &v, 1, e.payload_len);
 }
 
 Errc HeldTable::take_due(int lease_ms, uint64_t max_len, bool peek, HeldRef &out,

@@ -90,6 +90,7 @@ class HeldTable {
   void free_locked(uint32_t i) noexcept;
   void recount_locked() noexcept;
   Errc spill_locked(uint32_t i) noexcept;
+  Errc write_file(uint32_t i, uint32_t gen, const iovec *iov, size_t iovcnt, uint64_t len) noexcept;
 
   const StateMap &map_;
   const ShmPayloads &payloads_;
