@@ -207,7 +207,7 @@ int fq_lease(fq_queue *q, fq_msg **out, int lease_ms, int timeout_ms) {
 const void *fq_msg_data(const fq_msg *m) {
   if (!m) return nullptr;
   static const char empty = 0;  // a valid pointer for an empty message
-  return m->r.len > 0 ? static_cast<const void *>(m->r.data.get()) : &empty;
+  return m->r.len > 0 ? static_cast<const void *>(m->r.bytes()) : &empty;
 }
 size_t fq_msg_size(const fq_msg *m) { return m ? m->r.len : 0; }
 unsigned fq_msg_attempts(const fq_msg *m) { return m ? m->r.env.attempts : 0; }

@@ -136,6 +136,7 @@ FifoTransport::~FifoTransport() {
     RxLock lock(*this);
     if (lock.err() == Errc::ok) drain_locked();
   }
+  payloads_.drop_pool();  // pages nobody will write again
   ::flock(state_fd_.get(), LOCK_UN);
 }
 
@@ -492,8 +493,18 @@ void FifoTransport::release(uint64_t len) noexcept {
 
 // ---- receiving ----
 
-Errc FifoTransport::Want::place(size_t n, uint8_t *&out) noexcept {
+// Payload files from this size up are mapped into a received message rather
+// than copied: below it, a copy costs less than mapping and unmapping.
+constexpr size_t kMapFrom = 256 * 1024;
+
+Errc FifoTransport::Want::place(size_t n, uint8_t *&out, bool mappable) noexcept {
   len = n;
+  if (msg != nullptr && mappable && n >= kMapFrom) {
+    msg->data.reset();  // left by a message passed over before this one
+    msg->len = n;
+    out = nullptr;  // mapped once the payload file is claimed
+    return Errc::ok;
+  }
   if (msg == nullptr) {
     if (cap < n) return Errc::TOOSMALL;
     out = static_cast<uint8_t *>(buf);
@@ -566,7 +577,10 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
     if (e == Errc::ok && t.held_file) {
       Fd fd;
       e = payloads_.open(HeldTable::kFilePid, HeldTable::file_seq(t.held.index, t.held.gen), fd);
-      if (e == Errc::ok) e = ShmPayloads::copy(fd, w.len, dest);
+      // Copied into dest, or mapped when place() left none.
+      if (e == Errc::ok) {
+        e = dest ? ShmPayloads::copy(fd, w.len, dest) : w.msg->view.map(fd.get(), w.len);
+      }
       if (e != Errc::ok) {  // held, not delivered: the lease brings it back
         w.msg->leased = false;
         return e;
@@ -574,7 +588,8 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
       return Errc::ok;
     }
     if (e == Errc::ok && t.payload) {
-      e = ShmPayloads::copy(t.payload, w.len, dest);
+      e = dest ? ShmPayloads::copy(t.payload.fd(), w.len, dest)
+               : w.msg->view.map(std::move(t.payload), w.len);
       if (e != Errc::ok) h->dropped.fetch_add(1);  // taken from the queue, not delivered
       return e;
     }
@@ -656,7 +671,7 @@ Errc FifoTransport::take_locked(Want &w, bool may_read, Taken &t) noexcept {
       return Errc::ok;
     }
     uint8_t *dest = nullptr;
-    if (Errc e = w.place(tk.msg_len, dest); e != Errc::ok) return e;
+    if (Errc e = w.place(tk.msg_len, dest, tk.kind == Token::shm_ref); e != Errc::ok) return e;
     if (w.msg) {
       Envelope &env = w.msg->env;
       size_t used = 0;
@@ -685,7 +700,8 @@ Errc FifoTransport::take_locked(Want &w, bool may_read, Taken &t) noexcept {
       // Claimed before the cursor moves: a holder killed in between leaves
       // the reference for the next one, or (if the name was already removed)
       // a message counted as dropped, never an orphaned file.
-      const Errc e = payloads_.claim(tk.ref, t.payload);
+      uint64_t seq = seq_.fetch_add(1, std::memory_order_relaxed);
+      const Errc e = payloads_.claim(tk.ref, pid_, seq, t.payload);
       if (e == Errc::NOENT) {  // gone (a reboot, a sweep, a killed holder): drop it, go on
         drop();
         continue;
@@ -919,7 +935,7 @@ Errc FifoTransport::retry(Received &m, const std::string &reason, int64_t delay_
 Errc FifoTransport::hold_waiting(Received &m, const Envelope &env, int64_t due_ns) noexcept {
   HeldRef r;
   if (Errc e = held_.reserve(r); e != Errc::ok) return e;
-  const iovec v{m.data.get(), m.len};
+  const iovec v{m.bytes(), m.len};
   if (Errc e = held_.fill(r, env, &v, 1, m.len); e != Errc::ok) {
     held_.release(r);
     return e;
@@ -959,11 +975,11 @@ Errc FifoTransport::dead_letter(Received &m, const std::string &reason, bool per
       return e;
     }
     // The log first: once the message is in the queue it may be consumed.
-    if (Errc e = dead_log_append(dead_log_path(path_), st.st_mode & 0666, env, m.data.get(), m.len);
+    if (Errc e = dead_log_append(dead_log_path(path_), st.st_mode & 0666, env, m.bytes(), m.len);
         e != Errc::ok) {
       return e;
     }
-    const iovec v{m.data.get(), m.len};
+    const iovec v{m.bytes(), m.len};
     // Not waiting: a full dead-letter queue is the caller's to handle; the
     // message stays held meanwhile.
     if (Errc e = dlq->send_enveloped(env, &v, 1, Deadline::after_ms(0)); e != Errc::ok) return e;

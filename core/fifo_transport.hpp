@@ -51,12 +51,14 @@ class FifoTransport final : public Transport {
     Received *msg = nullptr;  // a message that owns its buffer (fq_recv_msg, fq_lease)
     int lease_ms = -1;        // >= 0: lease it
     size_t len = 0;           // out: the message's size
-    // Where `len` bytes go: TOOSMALL or NOMEM when they cannot.
-    Errc place(size_t n, uint8_t *&out) noexcept;
+    // Where `len` bytes go: TOOSMALL or NOMEM when they cannot. A large
+    // `mappable` payload (in a file) for a message gets no buffer: `out` is
+    // null and the file is mapped instead.
+    Errc place(size_t n, uint8_t *&out, bool mappable = false) noexcept;
   };
   struct Taken {
-    Fd payload;            // a claimed payload file, copied outside the lock
-    bool in_slot = false;  // a claimed slot, copied outside the lock
+    ClaimedPayload payload;  // a claimed payload file, copied outside the lock
+    bool in_slot = false;    // a claimed slot, copied outside the lock
     SlotRef slot;
     bool held_file = false;  // a leased payload linked into the held table
     HeldRef held;

@@ -12,6 +12,7 @@
 #include "deadline.hpp"
 #include "envelope.hpp"
 #include "errc.hpp"
+#include "mapping.hpp"
 #include "shared_state.hpp"
 
 namespace fq {
@@ -59,10 +60,13 @@ struct Stats {
 // A message received with its envelope; owns its payload.
 struct Received {
   Envelope env;
-  std::unique_ptr<uint8_t[]> data;
+  std::unique_ptr<uint8_t[]> data;  // the payload, copied; or
+  Mapping view;                     // a large payload, mapped where the sender wrote it
   size_t len = 0;
   bool leased = false;  // held for us until settled or the lease runs out
   uint64_t lease = 0;   // the transport's handle on what it holds
+
+  uint8_t *bytes() const noexcept { return view ? view.data() : data.get(); }
 };
 
 class Transport {
