@@ -141,6 +141,67 @@ static void fq_py_raise(int code) {
   if (have_view$argnum) PyBuffer_Release(&view$argnum);
 }
 
+/* A received payload as a buffer, without a copy: fq.Queue.get unpickles
+ * NumPy arrays straight out of it, and a large payload is the sender's file
+ * mapped in place (fq.h, fq_recv_msg). The object owns its fq_msg and frees
+ * it when the last view of it is gone. Writable: a large payload's mapping is
+ * private, so a write copies the page it touches and nobody else sees it. */
+%{
+typedef struct {
+  PyObject_HEAD
+  fq_msg *msg;
+} fq_py_payload;
+
+static void fq_py_payload_dealloc(PyObject *self) {
+  fq_msg_free(((fq_py_payload *)self)->msg);
+  PyObject_Free(self);
+}
+
+static int fq_py_payload_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+  fq_msg *m = ((fq_py_payload *)self)->msg;
+  return PyBuffer_FillInfo(view, self, (void *)fq_msg_data(m), (Py_ssize_t)fq_msg_size(m), 0,
+                           flags);
+}
+
+static PyBufferProcs fq_py_payload_buffer = {fq_py_payload_getbuffer, NULL};
+
+static PyTypeObject fq_py_payload_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fq._fq.Payload",
+    .tp_basicsize = sizeof(fq_py_payload),
+    .tp_dealloc = fq_py_payload_dealloc,
+    .tp_as_buffer = &fq_py_payload_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A received message's payload; use it through memoryview().",
+};
+
+/* fq_recv_msg without the GIL, the message wrapped as a Payload. */
+static PyObject *fq_py_recv_payload(fq_queue *q, int timeout_ms) {
+  fq_msg *m = NULL;
+  fq_py_payload *p;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS
+  rc = fq_recv_msg(q, &m, timeout_ms);
+  Py_END_ALLOW_THREADS
+  if (rc < 0) {
+    fq_py_raise(rc);
+    return NULL;
+  }
+  p = PyObject_New(fq_py_payload, &fq_py_payload_type);
+  if (!p) {
+    fq_msg_free(m);
+    return NULL;
+  }
+  p->msg = m;
+  return (PyObject *)p;
+}
+%}
+%init %{
+  if (PyType_Ready(&fq_py_payload_type) < 0) return NULL;
+%}
+%nothread fq_py_recv_payload;
+PyObject *fq_py_recv_payload(fq_queue *q, int timeout_ms);
+
 /* fq_sendv: a sequence of buffers becomes one message, gathered by the
  * kernel (writev) or copied once into shared memory, never joined here. */
 %typemap(in) (const struct iovec *iov, int iovcnt)

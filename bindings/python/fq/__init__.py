@@ -334,7 +334,7 @@ class Queue:
         when block is false; then raises queue.Empty. A message that put()
         did not send (C, the shell, send()) comes back as bytes."""
         try:
-            data = self._recv_bytearray(timeout if block else 0)
+            data = self._recv_payload(timeout if block else 0)
         except (Timeout, WouldBlock):
             raise _queue.Empty from None
         return loads(data)
@@ -384,7 +384,13 @@ class Queue:
     def recv(self, timeout=None):
         """Receives one message as bytes. Waits forever, or up to `timeout`
         seconds (then fq.Timeout; 0: fq.WouldBlock at once)."""
-        return bytes(self._recv_bytearray(timeout))
+        return bytes(self._recv_payload(timeout))
+
+    def recv_view(self, timeout=None):
+        """Receives one message as a writable memoryview, without a copy: a
+        large message is the sender's shared memory, mapped in place (a write
+        changes only this process's view). Waits as recv() does."""
+        return memoryview(self._recv_payload(timeout))
 
     def recv_into(self, buffer, timeout=None):
         """Receives one message into a writable buffer and returns its length.
@@ -484,19 +490,11 @@ class Queue:
                     f"({limit} bytes; choose a larger max_msg when the queue is created)"
                 ) from None
 
-    def _recv_bytearray(self, timeout):
-        """The next message, received straight into a bytearray of its size."""
+    def _recv_payload(self, timeout):
+        """The next message's payload (a buffer), received without a copy."""
         d = _Deadline(timeout)
         with self._handle as h:
-            while True:
-                size = _retrying(_fq.fq_next_size, d, h)
-                buf = bytearray(size)
-                try:
-                    n = _fq.fq_recv_timeout(h, buf, 0)
-                except (BufferTooSmall, WouldBlock, Interrupted):
-                    continue  # another receiver took it first: wait for the next
-                del buf[n:]
-                return buf
+            return _retrying(_fq.fq_py_recv_payload, d, h)
 
 
 class JoinableQueue(Queue):
