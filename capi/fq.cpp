@@ -107,6 +107,26 @@ int fq_sendv(fq_queue *q, const struct iovec *iov, int iovcnt, int timeout_ms) {
   });
 }
 
+int fq_send_many(fq_queue *q, const struct iovec *msgs, size_t count, size_t *sent,
+                 int timeout_ms) {
+  size_t none = 0;
+  if (!sent) sent = &none;
+  *sent = 0;
+  return fq::guarded([&] {
+    if (!q || (!msgs && count > 0)) return Errc::INVAL;
+    return q->transport->send_many(msgs, count, *sent, fq::Deadline::after_ms(timeout_ms));
+  });
+}
+
+int fq_recv_many(fq_queue *q, void *buf, size_t cap, size_t *lens, size_t max, size_t *count,
+                 int timeout_ms) {
+  if (count) *count = 0;
+  return fq::guarded([&] {
+    if (!q || !lens || !count || max == 0 || (!buf && cap > 0)) return Errc::INVAL;
+    return q->transport->recv_many(buf, cap, lens, max, *count, fq::Deadline::after_ms(timeout_ms));
+  });
+}
+
 int fq_recv(fq_queue *q, void *buf, size_t cap, size_t *len) {
   if (!q) return FQ_EINVAL;
   return recv_one(q, buf, cap, len, default_timeout(q));

@@ -79,6 +79,15 @@ class Transport {
   virtual Errc recv(void *buf, size_t cap, size_t *len, bool peek, const Deadline &d) noexcept = 0;
   virtual Errc stats(Stats &out) noexcept = 0;
 
+  // Sends msgs[0..count), each one message; `sent` gets how many went, also
+  // on error. The default sends them one by one.
+  virtual Errc send_many(const iovec *msgs, size_t count, size_t &sent, const Deadline &d) noexcept;
+  // Receives up to `max` messages back to back into buf: waits for the
+  // first, then takes only what is already there. The default receives
+  // them one by one.
+  virtual Errc recv_many(void *buf, size_t cap, size_t *lens, size_t max, size_t &count,
+                         const Deadline &d) noexcept;
+
   // Sends one message with an envelope (forwarding, dead letters, redrive).
   virtual Errc send_enveloped(const Envelope &env, const iovec *iov, size_t iovcnt,
                               const Deadline &d) noexcept = 0;
