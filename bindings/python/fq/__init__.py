@@ -392,6 +392,43 @@ class Queue:
         changes only this process's view). Waits as recv() does."""
         return memoryview(self._recv_payload(timeout))
 
+    def send_many(self, buffers, timeout=None):
+        """Sends each buffer as one message, small ones many to a system call
+        (fq_send_many). Waits only while the queue is full, up to `timeout`
+        seconds for the whole call. Returns how many were sent; on an
+        exception, its `sent` attribute says how many went before it."""
+        d = _Deadline(timeout)
+        buffers = list(buffers)
+        done = 0
+        with self._handle as h:
+            while True:
+                try:
+                    return done + _fq.fq_send_many(h, buffers[done:], d.ms())
+                except Error as e:
+                    done += getattr(e, "sent", 0)
+                    e.sent = done
+                    # Retried as _retrying does: after a signal, with the time left.
+                    if isinstance(e, Interrupted) or (isinstance(e, Timeout) and not d.expired()):
+                        continue
+                    if isinstance(e, WouldBlock) and not d.poll:
+                        err = Timeout(Timeout.text)
+                        err.sent = done
+                        raise err from None
+                    raise
+
+    def recv_many(self, max=1024, timeout=None, size=1 << 20):
+        """Receives up to `max` messages (as a list of bytes) in one call:
+        waits for the first as recv() does, then takes those already
+        waiting, many to a system call, up to `size` bytes in all. A first
+        message larger than `size` comes alone."""
+        d = _Deadline(timeout)
+        with self._handle as h:
+            try:
+                return _retrying(_fq.fq_py_recv_many, d, h, max, size)
+            except BufferTooSmall:
+                pass
+        return [self.recv(None if d.end is None else d.ms() / 1000)]
+
     def recv_into(self, buffer, timeout=None):
         """Receives one message into a writable buffer and returns its length.
         If the buffer is too small, raises fq.BufferTooSmall and keeps the
