@@ -134,10 +134,28 @@ FifoTransport::~FifoTransport() {
   // The last holder: keep what is still in the pipe, which dies with our descriptor.
   {
     RxLock lock(*this);
-    if (lock.err() == Errc::ok) drain_locked();
+    if (lock.err() == Errc::ok) {
+      drain_locked();
+      sweep_payloads_locked();
+    }
   }
-  payloads_.drop_pool();  // pages nobody will write again
   ::flock(state_fd_.get(), LOCK_UN);
+}
+
+// The last holder: nobody else holds a payload file now, so those that
+// neither staging nor the held table refers to (the pool, a killed
+// receiver's, a killed sender's) go.
+void FifoTransport::sweep_payloads_locked() noexcept {
+  try {
+    std::set<std::pair<uint32_t, uint64_t>> keep;
+    for_each_staged([&](const Token &t) {
+      if (t.kind == Token::shm_ref) keep.insert({t.ref.pid, t.ref.seq});
+    });
+    held_.keep_files(keep);
+    payloads_.sweep(keep);
+  } catch (const std::bad_alloc &) {
+    // Left for the next first holder's sweep.
+  }
 }
 
 void FifoTransport::set_pipe_size() noexcept {

@@ -106,6 +106,7 @@ class FifoTransport final : public Transport {
   bool fill_locked(bool keep_all) noexcept;
   bool compact_locked() noexcept;
   void drain_locked() noexcept;
+  void sweep_payloads_locked() noexcept;
   void ring_bell() noexcept;
   void drain_bell() noexcept;
   template <class F>

@@ -199,13 +199,6 @@ void ShmPayloads::recycle(uint32_t pid, uint64_t seq, uint64_t len) const noexce
   }
 }
 
-void ShmPayloads::drop_pool() const noexcept {
-  try {
-    for (int i = 0; i < kPool; ++i) ::unlink(pool_name(i).c_str());
-  } catch (const std::bad_alloc &) {
-  }
-}
-
 size_t ShmPayloads::sweep(const std::set<std::pair<uint32_t, uint64_t>> &keep) const noexcept {
   DIR *dir = ::opendir(kDir);
   if (!dir) return 0;

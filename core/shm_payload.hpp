@@ -53,12 +53,11 @@ class ShmPayloads {
   // The pool: payload files receivers are done with, kept with their pages
   // for the next large send, which overwrites one instead of creating a file
   // (a fresh tmpfs page costs several times the copy into it). Small and
-  // bounded; emptied by the last holder and by the queue's removal.
+  // bounded; swept by the last holder, the first and the queue's removal.
   static constexpr int kPool = 4;
   static constexpr uint64_t kPoolMax = 64u << 20;  // larger files are freed
   // Puts the file (pid, seq) of `len` bytes in the pool, or removes it.
   void recycle(uint32_t pid, uint64_t seq, uint64_t len) const noexcept;
-  void drop_pool() const noexcept;
 
  private:
   std::string pool_name(int i) const;
