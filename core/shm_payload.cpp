@@ -61,7 +61,7 @@ Errc ShmPayloads::write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t io
                         uint64_t total) const noexcept {
   try {
     std::string path;
-    Fd fd = reuse(pid, seq, path);
+    Fd fd = total >= kPoolFrom ? reuse(pid, seq, path) : Fd();
     if (fd && ::ftruncate(fd.get(), off_t(total)) != 0) {  // frees or adds pages at the end
       ::unlink(path.c_str());
       fd.reset();
@@ -87,6 +87,18 @@ Errc ShmPayloads::claim(const ShmRef &ref, uint32_t pid, uint64_t &seq,
                         ClaimedPayload &out) const noexcept {
   try {
     const std::string from = name(ref.pid, ref.seq);
+    out = ClaimedPayload();
+    if (ref.len < kPoolFrom) {
+      Fd fd(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) return errc_from_errno(errno);
+      ::unlink(from.c_str());
+      struct stat st;
+      if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != ref.len) {
+        return Errc::NOENT;
+      }
+      out.fd_ = std::move(fd);
+      return Errc::ok;
+    }
     std::string path;
     for (int tries = 0;; ++tries, ++seq) {
       path = name(pid, seq);
@@ -100,8 +112,8 @@ Errc ShmPayloads::claim(const ShmRef &ref, uint32_t pid, uint64_t &seq,
       ::unlink(path.c_str());
       return Errc::NOENT;
     }
-    out = ClaimedPayload();
     out.home_ = *this;
+    out.named_ = true;
     out.fd_ = std::move(fd);
     out.pid_ = pid;
     out.seq_ = seq++;

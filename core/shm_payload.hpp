@@ -29,9 +29,11 @@ class ShmPayloads {
   Errc write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t iovcnt,
              uint64_t total) const noexcept;
 
-  // Takes the payload `ref` for receiver `pid`: renamed to a name of the
-  // receiver's, (pid, *seq) advanced like write's, then opened; dropped, it goes
-  // to the pool. NOENT if it is gone or does not have the promised size.
+  // Takes the payload `ref` for receiver `pid`. From kPoolFrom up: renamed
+  // to a name of the receiver's, (pid, *seq) advanced like write's, then
+  // opened; dropped, it goes to the pool. Smaller: opened and its name
+  // removed at once, so a receiver killed at any point leaves no file.
+  // NOENT if it is gone or does not have the promised size.
   Errc claim(const ShmRef &ref, uint32_t pid, uint64_t &seq, ClaimedPayload &out) const noexcept;
 
   // Copies a claimed payload of `len` bytes into buf.
@@ -55,7 +57,8 @@ class ShmPayloads {
   // (a fresh tmpfs page costs several times the copy into it). Small and
   // bounded; swept by the last holder, the first and the queue's removal.
   static constexpr int kPool = 4;
-  static constexpr uint64_t kPoolMax = 64u << 20;  // larger files are freed
+  static constexpr uint64_t kPoolFrom = 256u << 10;  // smaller: renames cost more than pages
+  static constexpr uint64_t kPoolMax = 64u << 20;    // larger files are freed
   // Puts the file (pid, seq) of `len` bytes in the pool, or removes it.
   void recycle(uint32_t pid, uint64_t seq, uint64_t len) const noexcept;
 
@@ -81,6 +84,7 @@ class ClaimedPayload {
       release();
       home_ = std::move(o.home_);
       fd_ = std::move(o.fd_);
+      named_ = o.named_;
       pid_ = o.pid_;
       seq_ = o.seq_;
       len_ = o.len_;
@@ -94,13 +98,14 @@ class ClaimedPayload {
   void release() noexcept {
     if (!fd_) return;
     fd_.reset();
-    home_.recycle(pid_, seq_, len_);
+    if (named_) home_.recycle(pid_, seq_, len_);
   }
 
  private:
   friend class ShmPayloads;
   ShmPayloads home_;
   Fd fd_;
+  bool named_ = false;  // under the receiver's name, for the pool
   uint32_t pid_ = 0;
   uint64_t seq_ = 0, len_ = 0;
 };
