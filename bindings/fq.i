@@ -207,7 +207,7 @@ PyObject *fq_py_recv_payload(fq_queue *q, int timeout_ms);
 %{
 static PyObject *fq_py_recv_many(fq_queue *q, size_t max, size_t cap, int timeout_ms) {
   char *buf = (char *)PyMem_Malloc(cap ? cap : 1);
-  size_t *lens = (size_t *)PyMem_Malloc((max ? max : 1) * sizeof *lens);
+  size_t *lens = (size_t *)PyMem_Calloc(max ? max : 1, sizeof *lens); /* checks max * size */
   size_t count = 0, i, off = 0;
   PyObject *list = NULL;
   int rc;

@@ -571,8 +571,9 @@ size_t FifoTransport::pack_frames(const iovec *msgs, size_t count, uint8_t *out,
 // ---- receiving ----
 
 // Payload files from this size up are mapped into a received message rather
-// than copied: below it, a copy costs less than mapping and unmapping.
-constexpr size_t kMapFrom = 256 * 1024;
+// than copied: below it, a copy costs less than mapping and unmapping. The
+// same size as the pool's: a file mapped is a file named for the pool.
+constexpr size_t kMapFrom = ShmPayloads::kPoolFrom;
 
 Errc FifoTransport::Want::place(size_t n, uint8_t *&out, bool mappable) noexcept {
   len = n;
@@ -626,7 +627,8 @@ Errc FifoTransport::recv_many(void *buf, size_t cap, size_t *lens, size_t max, s
       w.cap = cap - used;
       w.inline_only = true;
       Taken t;
-      if (take_locked(w, true, t) != Errc::ok) break;
+      // A read only if the last one did not empty the pipe: most would say EAGAIN.
+      if (take_locked(w, !map_.hdr()->drained, t) != Errc::ok) break;
       lens[count] = w.len;
       used += w.len;
     }
@@ -681,13 +683,20 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
       slots_.take(t.slot, dest);
       return Errc::ok;
     }
+    // A payload file is copied into dest, or mapped when place() left none;
+    // if mapping fails (address space, map count), it is copied after all.
+    auto copy_out = [&](const Fd &fd) {
+      if (!dest) {
+        w.msg->data.reset(new (std::nothrow) uint8_t[w.len]);
+        dest = w.msg->data.get();
+        if (!dest) return Errc::NOMEM;
+      }
+      return ShmPayloads::copy(fd, w.len, dest);
+    };
     if (e == Errc::ok && t.held_file) {
       Fd fd;
       e = payloads_.open(HeldTable::kFilePid, HeldTable::file_seq(t.held.index, t.held.gen), fd);
-      // Copied into dest, or mapped when place() left none.
-      if (e == Errc::ok) {
-        e = dest ? ShmPayloads::copy(fd, w.len, dest) : w.msg->view.map(fd.get(), w.len);
-      }
+      if (e == Errc::ok && (dest || w.msg->view.map(fd.get(), w.len) != Errc::ok)) e = copy_out(fd);
       if (e != Errc::ok) {  // held, not delivered: the lease brings it back
         w.msg->leased = false;
         return e;
@@ -695,9 +704,13 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
       return Errc::ok;
     }
     if (e == Errc::ok && t.payload) {
-      e = dest ? ShmPayloads::copy(t.payload.fd(), w.len, dest)
-               : w.msg->view.map(std::move(t.payload), w.len);
-      if (e != Errc::ok) h->dropped.fetch_add(1);  // taken from the queue, not delivered
+      if (dest || w.msg->view.map(std::move(t.payload), w.len) != Errc::ok) {
+        e = copy_out(t.payload.fd());
+      }
+      if (e != Errc::ok) {  // taken from the queue, not delivered: nobody can finish it
+        h->dropped.fetch_add(1);
+        finish_one(*h);
+      }
       return e;
     }
     if (e != Errc::AGAIN) return e;

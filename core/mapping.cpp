@@ -27,7 +27,10 @@ Errc Mapping::map(int fd, size_t len) noexcept {
 
 Errc Mapping::map(ClaimedPayload &&file, size_t len) noexcept {
   const Errc e = map(file.fd().get(), len);
-  if (e == Errc::ok) file_ = std::move(file);
+  if (e == Errc::ok) {
+    file_ = std::move(file);
+    file_.close_fd();  // the mapping keeps the pages; a descriptor per message would run out
+  }
   return e;
 }
 

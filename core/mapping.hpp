@@ -33,6 +33,7 @@ class Mapping {
   // a copy of its own; nobody else sees the write.
   Errc map(int fd, size_t len) noexcept;
   // The same for a claimed payload, which goes to the pool once unmapped.
+  // On failure `file` is left as it was.
   Errc map(ClaimedPayload &&file, size_t len) noexcept;
   void reset() noexcept;
 

@@ -12,7 +12,10 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "fork_generation.hpp"
 
 namespace fq {
 namespace {
@@ -87,41 +90,47 @@ Errc ShmPayloads::claim(const ShmRef &ref, uint32_t pid, uint64_t &seq,
                         ClaimedPayload &out) const noexcept {
   try {
     const std::string from = name(ref.pid, ref.seq);
-    out = ClaimedPayload();
-    if (ref.len < kPoolFrom) {
-      Fd fd(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) return errc_from_errno(errno);
-      ::unlink(from.c_str());
-      struct stat st;
-      if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != ref.len) {
-        return Errc::NOENT;
-      }
-      out.fd_ = std::move(fd);
-      return Errc::ok;
-    }
-    std::string path;
-    for (int tries = 0;; ++tries, ++seq) {
-      path = name(pid, seq);
-      if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) break;
-      if (errno != EEXIST || tries > 64) return errc_from_errno(errno);
-    }
-    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    ClaimedPayload c;  // built before anything moves: no allocation fails after
+    c.home_ = *this;
+    c.pid_ = pid;
+    c.len_ = ref.len;
+    c.forks_ = fork_generation();
+    std::string path = name(pid, seq);
+    Fd fd(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return errc_from_errno(errno);  // EMFILE and the like: the message stays
     struct stat st;
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        uint64_t(st.st_size) != ref.len) {
-      ::unlink(path.c_str());
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != ref.len) {
+      ::unlink(from.c_str());
       return Errc::NOENT;
     }
-    out.home_ = *this;
-    out.named_ = true;
-    out.fd_ = std::move(fd);
-    out.pid_ = pid;
-    out.seq_ = seq++;
-    out.len_ = ref.len;
+    if (ref.len >= kPoolFrom && st.st_uid == ::geteuid()) {
+      for (int tries = 0; tries < 64; ++tries, path = name(pid, ++seq)) {
+        if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) {
+          c.named_ = true;
+          c.seq_ = seq++;
+          break;
+        }
+        if (errno != EEXIST) break;
+      }
+    }
+    if (!c.named_) ::unlink(from.c_str());  // another user's, in a sticky /dev/shm: theirs to sweep
+    c.fd_ = std::move(fd);
+    out = std::move(c);
     return Errc::ok;
   } catch (const std::bad_alloc &) {
     return Errc::NOMEM;
   }
+}
+
+void ClaimedPayload::release() noexcept {
+  fd_.reset();
+  if (!std::exchange(named_, false)) return;
+  if (static_cast<uint32_t>(::getpid()) != pid_) return;  // a fork child: the name is its parent's
+  if (fork_generation() != forks_) {
+    home_.remove(pid_, seq_);  // maybe mapped in a fork child too: never to be overwritten
+    return;
+  }
+  home_.recycle(pid_, seq_, len_);
 }
 
 Errc ShmPayloads::open(uint32_t pid, uint64_t seq, Fd &out) const noexcept {
@@ -180,8 +189,10 @@ Fd ShmPayloads::reuse(uint32_t pid, uint64_t &seq, std::string &path) const noex
         if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) {
           Fd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
           struct stat st;
+          // Only our own file with no other name: not one planted by another
+          // user, nor one a held message still links.
           if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) &&
-              check_owner(st) == Errc::ok) {
+              st.st_uid == ::geteuid() && st.st_nlink == 1) {
             return fd;
           }
           ::unlink(path.c_str());  // not what the pool holds: never written to
@@ -198,7 +209,9 @@ Fd ShmPayloads::reuse(uint32_t pid, uint64_t &seq, std::string &path) const noex
 void ShmPayloads::recycle(uint32_t pid, uint64_t seq, uint64_t len) const noexcept {
   try {
     const std::string path = name(pid, seq);
-    if (len <= kPoolMax) {
+    struct stat st;
+    if (len <= kPoolMax && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_uid == ::geteuid() && st.st_nlink == 1) {
       for (int i = 0; i < kPool; ++i) {
         const std::string to = pool_name(i);
         if (::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)

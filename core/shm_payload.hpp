@@ -29,11 +29,13 @@ class ShmPayloads {
   Errc write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t iovcnt,
              uint64_t total) const noexcept;
 
-  // Takes the payload `ref` for receiver `pid`. From kPoolFrom up: renamed
-  // to a name of the receiver's, (pid, *seq) advanced like write's, then
-  // opened; dropped, it goes to the pool. Smaller: opened and its name
-  // removed at once, so a receiver killed at any point leaves no file.
-  // NOENT if it is gone or does not have the promised size.
+  // Takes the payload `ref` for receiver `pid`: opens it (an error keeps it
+  // in place, for the next try), checks its size, then from kPoolFrom up
+  // renames it to a name of the receiver's, (pid, *seq) advanced like
+  // write's, so that once done it can go to the pool. Smaller, or another
+  // user's (a sticky /dev/shm forbids the rename): its name is removed at
+  // once, so a receiver killed at any point leaves no file. NOENT if it is
+  // gone or does not have the promised size.
   Errc claim(const ShmRef &ref, uint32_t pid, uint64_t &seq, ClaimedPayload &out) const noexcept;
 
   // Copies a claimed payload of `len` bytes into buf.
@@ -59,7 +61,8 @@ class ShmPayloads {
   static constexpr int kPool = 4;
   static constexpr uint64_t kPoolFrom = 256u << 10;  // smaller: renames cost more than pages
   static constexpr uint64_t kPoolMax = 64u << 20;    // larger files are freed
-  // Puts the file (pid, seq) of `len` bytes in the pool, or removes it.
+  // Puts the file (pid, seq) of `len` bytes in the pool if it is ours and
+  // has no other name (a held copy), or removes the name.
   void recycle(uint32_t pid, uint64_t seq, uint64_t len) const noexcept;
 
  private:
@@ -84,10 +87,11 @@ class ClaimedPayload {
       release();
       home_ = std::move(o.home_);
       fd_ = std::move(o.fd_);
-      named_ = o.named_;
+      named_ = std::exchange(o.named_, false);
       pid_ = o.pid_;
       seq_ = o.seq_;
       len_ = o.len_;
+      forks_ = o.forks_;
     }
     return *this;
   }
@@ -95,19 +99,19 @@ class ClaimedPayload {
 
   const Fd &fd() const noexcept { return fd_; }
   explicit operator bool() const noexcept { return bool(fd_); }
-  void release() noexcept {
-    if (!fd_) return;
-    fd_.reset();
-    if (named_) home_.recycle(pid_, seq_, len_);
-  }
+  // The descriptor is not needed once the payload is mapped: the name is.
+  void close_fd() noexcept { fd_.reset(); }
+  // Closes it, and gives the file to the pool when that is safe.
+  void release() noexcept;
 
  private:
   friend class ShmPayloads;
   ShmPayloads home_;
   Fd fd_;
-  bool named_ = false;  // under the receiver's name, for the pool
+  bool named_ = false;  // under the receiver's name (pid_, seq_), for the pool
   uint32_t pid_ = 0;
   uint64_t seq_ = 0, len_ = 0;
+  uint64_t forks_ = 0;  // fork_generation() when claimed
 };
 
 }  // namespace fq

@@ -1,6 +1,10 @@
 // Guarantees 1 (whole messages), 4 (buffer too small), 10 (thread-safe
 // handles) and 11 (a send never waits for a receiver; room and backpressure).
+#include <fcntl.h>
+#include <sys/resource.h>
+
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -87,6 +91,98 @@ TEST(Messages, LargeMessagesAreReceivedInPlaceWithoutACopy) {
   EXPECT_LE(count_payload_files(path), 4u);
   fq_close(q);
   EXPECT_EQ(count_payload_files(path), 0u);  // the last holder emptied it
+}
+
+// A message mapped in place and then inherited by a fork child: whichever
+// process frees its copy first, the other's bytes stay the sender's, however
+// many large messages pass afterwards (their files come from the pool).
+TEST(Messages, AMappedMessageStaysIntactAcrossAFork) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_queue *q = open_or_die(path, kRW);
+  ASSERT_NE(q, nullptr);
+  constexpr size_t kSize = 1 << 20;
+  auto pass_large_messages = [&](uint32_t tag) {
+    std::vector<uint8_t> buf(kSize);
+    for (uint32_t i = 0; i < 6; ++i) {
+      const auto m = make_msg(tag, i, kSize);
+      size_t len;
+      if (fq_send(q, m.data(), m.size()) != 0) return false;
+      if (fq_recv_timeout(q, buf.data(), buf.size(), &len, 1000) != 0) return false;
+    }
+    return true;
+  };
+  for (bool child_frees_first : {true, false}) {
+    const auto original = make_msg(7, 7, kSize);
+    ASSERT_EQ(fq_send(q, original.data(), original.size()), 0);
+    fq_msg *m = nullptr;
+    ASSERT_EQ(fq_recv_msg(q, &m, 1000), 0);
+    const auto *data = static_cast<const uint8_t *>(fq_msg_data(m));
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = spawn([&] {
+      char c;
+      if (child_frees_first) {
+        fq_msg_free(m);
+        return 0;
+      }
+      if (::read(go[0], &c, 1) != 1) return 1;  // the parent has freed and moved on
+      return std::memcmp(data, original.data(), kSize) == 0 ? 0 : 2;
+    });
+    if (child_frees_first) {
+      ASSERT_EQ(wait_exit(child), 0);
+      ASSERT_TRUE(pass_large_messages(1));
+      EXPECT_EQ(std::memcmp(data, original.data(), kSize), 0) << "the child's free reached us";
+      fq_msg_free(m);
+    } else {
+      fq_msg_free(m);
+      ASSERT_TRUE(pass_large_messages(2));
+      ASSERT_EQ(::write(go[1], "g", 1), 1);
+      EXPECT_EQ(wait_exit(child), 0) << "the parent's free reached the child";
+    }
+    ::close(go[0]);
+    ::close(go[1]);
+  }
+  fq_close(q);
+}
+
+// Mapped messages hold no descriptor, and a receive that cannot open a
+// payload file keeps the message for the next try.
+TEST(Messages, MappedMessagesHoldNoDescriptorAndRunningOutLosesNothing) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  const pid_t child = spawn([&] {
+    fq_queue *q = nullptr;
+    if (fq_open(path.c_str(), kRW, &q) != 0) return 1;
+    const rlimit low{40, 40};
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return 2;
+    std::vector<fq_msg *> kept;
+    for (uint32_t i = 0; i < 60; ++i) {
+      const auto m = make_msg(1, i, 300000);
+      if (fq_send(q, m.data(), m.size()) != 0) return 3;
+      fq_msg *got = nullptr;
+      if (fq_recv_msg(q, &got, 1000) != 0) return 4;
+      kept.push_back(got);  // 60 mapped messages kept, 40 descriptors allowed
+    }
+    // Every descriptor taken: the next receive fails and keeps the message.
+    const auto m = make_msg(1, 60, 300000);
+    if (fq_send(q, m.data(), m.size()) != 0) return 5;
+    std::vector<int> hog;
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) hog.push_back(fd);
+    fq_msg *got = nullptr;
+    if (fq_recv_msg(q, &got, 0) == 0) return 6;
+    for (int fd : hog) ::close(fd);
+    if (fq_recv_msg(q, &got, 1000) != 0) return 7;
+    uint32_t s, seq;
+    if (!check_msg(static_cast<const uint8_t *>(fq_msg_data(got)), fq_msg_size(got), s, seq) ||
+        seq != 60) {
+      return 8;
+    }
+    fq_msg_free(got);
+    for (fq_msg *k : kept) fq_msg_free(k);
+    return fq_close(q);
+  });
+  EXPECT_EQ(wait_exit(child), 0);
 }
 
 TEST(Messages, EmptyMessageIsAMessage) {
@@ -264,6 +360,7 @@ TEST(Room, FullQueueAppliesBackpressure) {
   // A receiver in another process frees room; the blocked sender goes on.
   const std::string path = dir.file("q");
   const pid_t receiver = spawn([&] {
+    fq_close(q);  // the parent's, inherited: a child may close it (and valgrind sees it freed)
     fq_queue *r = nullptr;
     if (fq_open(path.c_str(), FQ_READ, &r) != 0) return 1;
     char c;

@@ -65,6 +65,40 @@ TEST_F(Ownership, AQueueItsOwnerSharesWithAGroupIsUsable) {
   fq_close(q);
 }
 
+TEST_F(Ownership, AGroupSharedQueueCarriesLargeMessagesBetweenItsUsers) {
+  // The owner sends; a second user of the group receives. /dev/shm is sticky,
+  // so the receiver cannot rename the owner's payload file: it must still get
+  // the message, and the one behind it.
+  const std::string path = dir_.file("team.fifo");
+  ASSERT_EQ(as_other_user([&] {
+              ::umask(007);
+              fq_opts o = FQ_OPTS_INIT;
+              o.mode = 0660;
+              fq_queue *q = nullptr;
+              if (fq_open_opts(path.c_str(), FQ_WRITE | FQ_CREATE, &o, &q) != 0) return 1;
+              const auto big = make_msg(1, 0, 1 << 20);
+              if (fq_send(q, big.data(), big.size()) != 0) return 2;
+              if (fq_send(q, "behind it", 9) != 0) return 3;
+              return fq_close(q);  // what is in the pipe moves to the state file
+            }),
+            0);
+  const int rc = wait_exit(spawn([&] {
+    if (::setgid(kOther) != 0 || ::setuid(kOther - 1) != 0) return 90;  // same group, other user
+    fq_queue *q = nullptr;
+    if (fq_open(path.c_str(), FQ_READ, &q) != 0) return 1;
+    std::vector<uint8_t> buf(1 << 20);
+    size_t len = 0;
+    uint32_t s, seq;
+    if (fq_recv_timeout(q, buf.data(), buf.size(), &len, 1000) != 0) return 2;
+    if (!check_msg(buf.data(), len, s, seq) || len != buf.size()) return 3;
+    if (fq_recv_timeout(q, buf.data(), buf.size(), &len, 1000) != 0) return 4;
+    if (std::string(reinterpret_cast<char *>(buf.data()), len) != "behind it") return 5;
+    return fq_close(q);
+  }));
+  EXPECT_EQ(rc, 0);
+  fq_unlink(path.c_str());
+}
+
 TEST_F(Ownership, AStateFileSwappedByAnotherUserIsRefused) {
   const std::string path = dir_.file("q");
   fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE);

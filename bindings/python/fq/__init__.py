@@ -171,6 +171,9 @@ _pid = os.getpid()  # this process's, kept current across fork without a system 
 
 
 def _after_fork_in_child():
+    # os.fork and multiprocessing run it; a fork made in C without telling
+    # Python (PyOS_AfterFork_Child) does not, and a handle then keeps the
+    # parent's lock state.
     global _pid
     _pid = os.getpid()
 
@@ -445,8 +448,7 @@ class Queue:
             try:
                 return _retrying(_fq.fq_py_recv_many, d, h, max, size)
             except BufferTooSmall:
-                pass
-        return [self.recv(None if d.end is None else d.ms() / 1000)]
+                return [bytes(_retrying(_fq.fq_py_recv_payload, d, h))]
 
     def recv_into(self, buffer, timeout=None):
         """Receives one message into a writable buffer and returns its length.

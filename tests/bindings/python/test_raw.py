@@ -161,3 +161,11 @@ def test_send_many_says_how_many_went_when_the_queue_is_full(path):
             q.send_many([b"4", b"5"], timeout=0.1)
         assert e.value.sent == 0
         assert q.recv_many() == [b"1", b"2", b"3"]
+
+
+def test_recv_many_refuses_an_absurd_max_without_harm(path):
+    with fq.Queue(path) as q:
+        q.send(b"still here")
+        with pytest.raises(MemoryError):
+            q.recv_many(max=1 << 62, timeout=0)
+        assert q.recv_many(timeout=0) == [b"still here"]
