@@ -154,10 +154,10 @@ Errc BrokerConnection::check(const amqp_rpc_reply_t &r, Errc not_found,
       return Errc::ok;
     case AMQP_RESPONSE_SERVER_EXCEPTION:
       if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        last_code_ = static_cast<const amqp_channel_close_t *>(r.reply.decoded)->reply_code;
-        const Errc e = from_reply_code(last_code_, not_found);
+        const int code = static_cast<const amqp_channel_close_t *>(r.reply.decoded)->reply_code;
         const Errc reopened = reopen_channel(channel);
-        return reopened == Errc::ok ? e : reopened;
+        last_code_ = code;  // after the reopen, whose own checks reset it
+        return reopened == Errc::ok ? from_reply_code(code, not_found) : reopened;
       }
       drop();  // connection.close: the broker is going away or refused us
       return Errc::BROKER;

@@ -92,7 +92,7 @@ Errc BrokerTransport::open(const std::string &url, const std::string &name, int 
     if ((flags & ~kAllFlags) != 0 || (flags & (kRead | kWrite)) == 0) return Errc::INVAL;
     if ((flags & kLines) != 0) return Errc::INVAL;  // lines are FIFO-only
     if (name.empty() || name.size() > kMaxQueueName) return Errc::INVAL;
-    std::unique_ptr<BrokerTransport> t(new BrokerTransport(name, flags, opts.limits.max_msg));
+    std::unique_ptr<BrokerTransport> t(new BrokerTransport(name, flags, opts.limits));
     if (Errc e = t->conn_.init(url); e != Errc::ok) return e;
     const Deadline d = Deadline::after_ms(BrokerConnection::kMaxRoundTripMs);
     if (Errc e = t->declare_main((flags & kCreate) != 0, d); e != Errc::ok) return e;
@@ -119,23 +119,41 @@ Errc BrokerTransport::unlink(const std::string &url, const std::string &name) no
   }
 }
 
-Errc BrokerTransport::declare_main(bool create, const Deadline &d) noexcept {
-  Errc e = declare_on(conn_, name_, true, amqp_empty_table, nullptr, d);
-  if (e != Errc::NOENT || !create) return e;
-  const std::string dlq = name_ + ".dlq";
-  std::vector<amqp_table_entry_t> args = {
+std::vector<amqp_table_entry_t> BrokerTransport::main_args() const {
+  return {
       text_arg("x-queue-type", "quorum"),
       // What the broker dead-letters itself lands where fq's dead letters do.
       text_arg("x-dead-letter-exchange", ""),
-      bytes_arg("x-dead-letter-routing-key", dlq),
+      bytes_arg("x-dead-letter-routing-key", dlq_name_),
+      // The room: a full queue refuses (nacks) a publish, and the sender
+      // waits for room as on a FIFO. A quorum queue takes one message more
+      // than x-max-length (it refuses only once over it), hence the - 1.
+      int_arg("x-max-length", int64_t(wanted_.room_msgs) - 1),
+      int_arg("x-max-length-bytes", int64_t(wanted_.room_bytes)),
+      text_arg("x-overflow", "reject-publish"),
   };
-  e = declare_on(conn_, name_, false, table_of(args), nullptr, d);
-  // Someone else created it first, with other arguments: use theirs, as a
-  // later FIFO opener uses the queue's limits.
-  if (e == Errc::INVAL && conn_.last_code() == AMQP_PRECONDITION_FAILED) {
-    e = declare_on(conn_, name_, true, amqp_empty_table, nullptr, d);
+}
+
+Errc BrokerTransport::declare_main(bool create, const Deadline &d) noexcept {
+  std::vector<amqp_table_entry_t> args = main_args();
+  Errc e = declare_on(conn_, name_, true, amqp_empty_table, nullptr, d);
+  if (e == Errc::NOENT && create) {
+    e = declare_on(conn_, name_, false, table_of(args), nullptr, d);
+    room_known_ = e == Errc::ok;
+    // Someone else created it first, with other arguments: use theirs, as a
+    // later FIFO opener uses the queue's limits.
+    if (e == Errc::INVAL && conn_.last_code() == AMQP_PRECONDITION_FAILED) {
+      e = declare_on(conn_, name_, true, amqp_empty_table, nullptr, d);
+    }
+    return e;
   }
-  return e;
+  if (e != Errc::ok) return e;
+  // AMQP cannot read a queue's arguments back, but declaring it again with
+  // the same ones succeeds and with others fails (406, on the admin channel):
+  // that tells whether its room is the one we know.
+  const Errc same = declare_on(conn_, name_, false, table_of(args), nullptr, d);
+  room_known_ = same == Errc::ok;
+  return same == Errc::ok || same == Errc::INVAL ? Errc::ok : same;
 }
 
 Errc BrokerTransport::declare_companion(const std::string &queue,
@@ -196,7 +214,7 @@ Errc BrokerTransport::publish(const std::string &queue, const Envelope *env,
           const auto *n = static_cast<const amqp_basic_nack_t *>(f.payload.method.decoded);
           if (n->delivery_tag == tag || (n->multiple && n->delivery_tag >= tag)) {
             amqp_maybe_release_buffers(conn_.get());
-            return Errc::BROKER;  // the broker refused to take it: not sent
+            return Errc::AGAIN;  // refused, not stored: the queue is full
           }
           break;
         }
@@ -220,8 +238,13 @@ Errc BrokerTransport::send_enveloped(const Envelope &env, const iovec *iov, size
                                      const Deadline &d) noexcept {
   if ((flags_ & kWrite) == 0) return Errc::BADF;
   try {
+    if (iovcnt > 0 && iov == nullptr) return Errc::INVAL;
     size_t total = 0;
-    for (size_t i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+    for (size_t i = 0; i < iovcnt; ++i) {
+      if (iov[i].iov_len > 0 && iov[i].iov_base == nullptr) return Errc::INVAL;
+      if (iov[i].iov_len > SIZE_MAX - total) return Errc::MSGSIZE;
+      total += iov[i].iov_len;
+    }
     if (total > max_msg_) return Errc::MSGSIZE;
     // librabbitmq publishes one buffer: join the pieces unless there is one.
     std::vector<uint8_t> joined;
@@ -239,10 +262,19 @@ Errc BrokerTransport::send_enveloped(const Envelope &env, const iovec *iov, size
     }
     const bool plain = env.attempts == 0 && env.deaths == 0 && env.origin.empty() &&
                        env.reason.empty() && env.enqueued_ms == 0;
-    std::lock_guard<std::mutex> lock(mutex_);
-    const Errc e = publish(name_, plain ? nullptr : &env, body, d);
-    if (e == Errc::ok) ++counts_.sent;
-    return e;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (int64_t pause = 1;; pause = std::min<int64_t>(pause * 2, kMaxPollPauseMs)) {
+      Errc e = publish(name_, plain ? nullptr : &env, body, d);
+      if (e == Errc::ok) ++counts_.sent;
+      if (e != Errc::AGAIN) return e;
+      // Full: wait for room, as a FIFO sender does; nothing was stored.
+      if (d.is_poll()) return Errc::AGAIN;
+      if (d.expired()) return Errc::TIMEDOUT;
+      lock.unlock();
+      e = pause_ms(std::min(pause, ms_left(d)));
+      lock.lock();
+      if (e != Errc::ok) return e;
+    }
   } catch (const std::bad_alloc &) {
     return Errc::NOMEM;
   }
@@ -482,11 +514,11 @@ Errc BrokerTransport::dead_letter(Received &m, const std::string &reason, bool p
     env.not_before_ms = 0;
     env.flags = permanent ? Envelope::kPermanent : 0;
     if (env.enqueued_ms == 0) env.enqueued_ms = now;
-    const std::string dlq = name_ + ".dlq";
-    if (Errc e = declare_companion(dlq, {text_arg("x-queue-type", "quorum")}); e != Errc::ok) {
+    if (Errc e = declare_companion(dlq_name_, {text_arg("x-queue-type", "quorum")});
+        e != Errc::ok) {
       return e;
     }
-    const Errc e = republish(m, dlq, env);
+    const Errc e = republish(m, dlq_name_, env);
     if (e == Errc::ok) {
       m.env = std::move(env);
       ++counts_.dead_lettered;
@@ -586,6 +618,10 @@ Errc BrokerTransport::stats(Stats &out) noexcept {
   out.queued_msgs = ok.message_count;
   out.receivers = ok.consumer_count;
   out.max_msg = max_msg_;
+  if (room_known_) {
+    out.room_msgs = wanted_.room_msgs;
+    out.room_bytes = wanted_.room_bytes;
+  }
   out.held = out.leased = leased_ + (has_parked_ ? 1 : 0);
   return Errc::ok;
 }

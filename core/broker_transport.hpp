@@ -46,13 +46,15 @@ class BrokerTransport final : public Transport {
     uint64_t tag = 0;
   };
 
-  BrokerTransport(std::string name, int flags, uint64_t max_msg)
-      : name_(std::move(name)), flags_(flags), max_msg_(max_msg) {}
+  BrokerTransport(std::string name, int flags, const Limits &limits)
+      : name_(std::move(name)), flags_(flags), max_msg_(limits.max_msg), wanted_(limits) {}
 
   // Queue declarations; `args` empty for a passive one.
   Errc declare(const std::string &queue, bool passive, const amqp_table_t &args,
                amqp_queue_declare_ok_t *ok, const Deadline &d) noexcept;
   Errc declare_main(bool create, const Deadline &d) noexcept;
+  // The main queue's arguments for the room in wanted_.
+  std::vector<amqp_table_entry_t> main_args() const;
   Errc declare_companion(const std::string &queue, std::vector<amqp_table_entry_t> args) noexcept;
   // Publishes to `queue` and waits for the broker's confirm.
   Errc publish(const std::string &queue, const Envelope *env, const amqp_bytes_t &body,
@@ -71,9 +73,12 @@ class BrokerTransport final : public Transport {
   Errc read_policy(Policy &out) noexcept;
 
   const std::string name_;
+  const std::string dlq_name_ = name_ + ".dlq";
   const int flags_;
   const uint64_t max_msg_;
-  std::mutex mutex_;  // one connection: the handle's threads take turns
+  const Limits wanted_;      // the room asked for at open (defaults if not)
+  bool room_known_ = false;  // the queue's room is wanted_'s (stats report it)
+  std::mutex mutex_;         // one connection: the handle's threads take turns
   BrokerConnection conn_;
   bool has_parked_ = false;  // a message taken for peek or TOOSMALL, kept for our next receive
   Delivery parked_;
