@@ -10,6 +10,7 @@
 #include <new>
 
 #include "broker_envelope.hpp"
+#include "signals_held.hpp"
 
 namespace fq {
 namespace {
@@ -65,13 +66,6 @@ Errc delete_on(BrokerConnection &c, const std::string &queue, const Deadline &d)
   if (!amqp_queue_delete(c.get(), BrokerConnection::kAdminChannel, bytes_of(queue), 0, 0)) {
     return c.check(amqp_get_rpc_reply(c.get()), Errc::NOENT, BrokerConnection::kAdminChannel);
   }
-  return Errc::ok;
-}
-
-// Sleeps `ms`, or less if a signal arrives (then INTR).
-Errc pause_ms(int64_t ms) {
-  const timespec ts{time_t(ms / 1000), long(ms % 1000) * 1000000};
-  if (::ppoll(nullptr, 0, &ts, nullptr) < 0 && errno == EINTR) return Errc::INTR;
   return Errc::ok;
 }
 
@@ -262,6 +256,7 @@ Errc BrokerTransport::send_enveloped(const Envelope &env, const iovec *iov, size
     }
     const bool plain = env.attempts == 0 && env.deaths == 0 && env.origin.empty() &&
                        env.reason.empty() && env.enqueued_ms == 0;
+    const SignalsHeld held;  // a publish that went out is not interrupted
     std::unique_lock<std::mutex> lock(mutex_);
     for (int64_t pause = 1;; pause = std::min<int64_t>(pause * 2, kMaxPollPauseMs)) {
       Errc e = publish(name_, plain ? nullptr : &env, body, d);
@@ -271,7 +266,7 @@ Errc BrokerTransport::send_enveloped(const Envelope &env, const iovec *iov, size
       if (d.is_poll()) return Errc::AGAIN;
       if (d.expired()) return Errc::TIMEDOUT;
       lock.unlock();
-      e = pause_ms(std::min(pause, ms_left(d)));
+      e = held.pause_ms(std::min(pause, ms_left(d)));
       lock.lock();
       if (e != Errc::ok) return e;
     }
@@ -351,6 +346,7 @@ Errc BrokerTransport::get_once(Delivery &out, bool &empty, const Deadline &d) no
 
 Errc BrokerTransport::take(std::unique_lock<std::mutex> &lock, Delivery &out,
                            const Deadline &d) noexcept {
+  const SignalsHeld held;
   int64_t pause = 1;
   bool reconnected = false;
   for (;;) {
@@ -373,7 +369,7 @@ Errc BrokerTransport::take(std::unique_lock<std::mutex> &lock, Delivery &out,
     if (d.expired()) return Errc::TIMEDOUT;
     // Other threads of the handle may send meanwhile.
     lock.unlock();
-    e = pause_ms(std::min(pause, ms_left(d)));
+    e = held.pause_ms(std::min(pause, ms_left(d)));
     lock.lock();
     if (e != Errc::ok) return e;
     pause = std::min<int64_t>(pause * 2, kMaxPollPauseMs);
@@ -547,7 +543,8 @@ Errc BrokerTransport::read_policy(Policy &out) noexcept {
         return e;
       }
       if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) {
-        pause_ms(1);
+        const timespec ms{0, 1000000};
+        ::nanosleep(&ms, nullptr);  // a signal only shortens it
         continue;
       }
       Delivery m;
@@ -572,6 +569,9 @@ Errc BrokerTransport::read_policy(Policy &out) noexcept {
 }
 
 Errc BrokerTransport::policy(Policy &out) noexcept {
+  // fq_lease reads the policy before it waits: a Ctrl-C in this round trip
+  // must still end the lease call.
+  const SignalsHeld held;
   std::lock_guard<std::mutex> lock(mutex_);
   const int64_t now = Deadline::now_ns();
   if (policy_read_ns_ == 0 || now - policy_read_ns_ > kPolicyCacheNs) {
@@ -579,7 +579,7 @@ Errc BrokerTransport::policy(Policy &out) noexcept {
     policy_read_ns_ = now;
   }
   out = policy_;
-  return Errc::ok;
+  return held.arrived() ? Errc::INTR : Errc::ok;
 }
 
 Errc BrokerTransport::set_policy(const Policy &p) noexcept {
