@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <new>
 
 #include "broker_envelope.hpp"
@@ -21,6 +22,12 @@ constexpr int kPolicyCopies = 4;       // concurrent readers each borrow one (co
 constexpr int64_t kPolicyCacheNs = 1000000000;
 constexpr int64_t kCompanionRedeclareNs = 30ll * 1000000000;  // delay queues expire unused
 constexpr int kLeaseTagBits = 40;  // a lease: the connection's generation, then the delivery tag
+
+// The queue's name on the broker: the name given, lexically normalised as a
+// path, so "./jobs" and "jobs" (the same FIFO) are one queue too.
+std::string queue_name(const std::string &name) {
+  return name.empty() ? name : std::filesystem::path(name).lexically_normal().string();
+}
 
 amqp_bytes_t bytes_of(const std::string &s) { return amqp_bytes_t{s.size(), (void *)s.data()}; }
 
@@ -85,8 +92,9 @@ Errc BrokerTransport::open(const std::string &url, const std::string &name, int 
   try {
     if ((flags & ~kAllFlags) != 0 || (flags & (kRead | kWrite)) == 0) return Errc::INVAL;
     if ((flags & kLines) != 0) return Errc::INVAL;  // lines are FIFO-only
-    if (name.empty() || name.size() > kMaxQueueName) return Errc::INVAL;
-    std::unique_ptr<BrokerTransport> t(new BrokerTransport(name, flags, opts.limits));
+    const std::string queue = queue_name(name);
+    if (queue.empty() || queue.size() > kMaxQueueName) return Errc::INVAL;
+    std::unique_ptr<BrokerTransport> t(new BrokerTransport(queue, flags, opts.limits));
     if (Errc e = t->conn_.init(url); e != Errc::ok) return e;
     const Deadline d = Deadline::after_ms(BrokerConnection::kMaxRoundTripMs);
     if (Errc e = t->declare_main((flags & kCreate) != 0, d); e != Errc::ok) return e;
@@ -97,8 +105,9 @@ Errc BrokerTransport::open(const std::string &url, const std::string &name, int 
   }
 }
 
-Errc BrokerTransport::unlink(const std::string &url, const std::string &name) noexcept {
+Errc BrokerTransport::unlink(const std::string &url, const std::string &given) noexcept {
   try {
+    const std::string name = queue_name(given);
     if (name.empty() || name.size() > kMaxQueueName) return Errc::INVAL;
     BrokerConnection c;
     if (Errc e = c.init(url); e != Errc::ok) return e;
