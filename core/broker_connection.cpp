@@ -78,11 +78,15 @@ void BrokerConnection::drop() noexcept {
   ++generation_;
 }
 
-Errc BrokerConnection::ensure(const Deadline &d) noexcept {
+void BrokerConnection::check_fork() noexcept {
   if (!fork_.armed() && fork_.claim()) {
     drop();  // the parent's: it must not hear from us
     fork_.done(true);
   }
+}
+
+Errc BrokerConnection::ensure(const Deadline &d) noexcept {
+  check_fork();
   return conn_ ? Errc::ok : connect(d);
 }
 

@@ -36,6 +36,9 @@ class BrokerConnection {
   Errc ensure(const Deadline &d) noexcept;
   // Forgets the connection without a word to the broker.
   void drop() noexcept;
+  // In a fork child, drops the parent's connection (and so its delivery
+  // tags) before anything can be written on it.
+  void check_fork() noexcept;
   bool connected() const noexcept { return conn_ != nullptr; }
   amqp_connection_state_t get() const noexcept { return conn_; }
   // Changes whenever kChannel's delivery tags start again (a new connection

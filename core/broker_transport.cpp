@@ -288,7 +288,8 @@ uint64_t BrokerTransport::lease_of(uint64_t tag) const noexcept {
   return (conn_.generation() << kLeaseTagBits) | tag;
 }
 
-bool BrokerTransport::lease_current(const Received &m) const noexcept {
+bool BrokerTransport::lease_current(const Received &m) noexcept {
+  conn_.check_fork();  // a fork child's leases are its parent's
   return conn_.connected() && (m.lease >> kLeaseTagBits) == conn_.generation();
 }
 

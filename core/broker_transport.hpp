@@ -67,7 +67,7 @@ class BrokerTransport final : public Transport {
               amqp_channel_t channel = BrokerConnection::kChannel) noexcept;
   // The generation-tagged lease handle of a delivery, and back.
   uint64_t lease_of(uint64_t tag) const noexcept;
-  bool lease_current(const Received &m) const noexcept;
+  bool lease_current(const Received &m) noexcept;
   void forget_lease(Received &m) noexcept;
   Errc republish(Received &m, const std::string &queue, const Envelope &env) noexcept;
   Errc read_policy(Policy &out) noexcept;
