@@ -82,6 +82,16 @@ int64_t ms_left(const Deadline &d) {
   return int64_t(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
+// The delay queue a retry after `ms` waits in: `ms` rounded up to 4
+// significant bits (at most 6.25 % later, never earlier), so jittered delays
+// share a few queues instead of making one each: about 16 per doubling, about
+// 260 between 1 ms and 10 min.
+int64_t delay_bucket_ms(int64_t ms) {
+  int64_t step = 1;  // the largest power of two at most ms / 16
+  while ((step << 1) <= (ms >> 4)) step <<= 1;
+  return (ms + step - 1) / step * step;
+}
+
 // name.fq-policy: drop-head keeps the latest copies.
 std::vector<amqp_table_entry_t> policy_args() { return {int_arg("x-max-length", kPolicyCopies)}; }
 
@@ -483,16 +493,17 @@ Errc BrokerTransport::retry(Received &m, const std::string &reason, int64_t dela
     std::string queue = name_;
     if (delay_ms > 0) {
       // One queue per delay: RabbitMQ expires messages only at a queue's head.
-      queue = name_ + ".fq-delay." + std::to_string(delay_ms);
+      const int64_t wait_ms = delay_bucket_ms(delay_ms);
+      queue = name_ + ".fq-delay." + std::to_string(wait_ms);
       const Errc e = declare_companion(
           queue, {
                      text_arg("x-queue-type", "quorum"),
-                     int_arg("x-message-ttl", delay_ms),
+                     int_arg("x-message-ttl", wait_ms),
                      text_arg("x-dead-letter-exchange", ""),
                      bytes_arg("x-dead-letter-routing-key", name_),
                      text_arg("x-dead-letter-strategy", "at-least-once"),
                      text_arg("x-overflow", "reject-publish"),  // at-least-once needs it
-                     int_arg("x-expires", delay_ms + 60000),
+                     int_arg("x-expires", wait_ms + 60000),
                  });
       if (e != Errc::ok) return e;
     }
