@@ -141,6 +141,152 @@ static void fq_py_raise(int code) {
   if (have_view$argnum) PyBuffer_Release(&view$argnum);
 }
 
+/* A received payload as a buffer, without a copy: fq.Queue.get unpickles
+ * NumPy arrays straight out of it, and a large payload is the sender's file
+ * mapped in place (fq.h, fq_recv_msg). The object owns its fq_msg and frees
+ * it when the last view of it is gone. Writable: a large payload's mapping is
+ * private, so a write copies the page it touches and nobody else sees it. */
+%{
+typedef struct {
+  PyObject_HEAD
+  fq_msg *msg;
+} fq_py_payload;
+
+static void fq_py_payload_dealloc(PyObject *self) {
+  fq_msg_free(((fq_py_payload *)self)->msg);
+  PyObject_Free(self);
+}
+
+static int fq_py_payload_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+  fq_msg *m = ((fq_py_payload *)self)->msg;
+  return PyBuffer_FillInfo(view, self, (void *)fq_msg_data(m), (Py_ssize_t)fq_msg_size(m), 0,
+                           flags);
+}
+
+static PyBufferProcs fq_py_payload_buffer = {fq_py_payload_getbuffer, NULL};
+
+static PyTypeObject fq_py_payload_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fq._fq.Payload",
+    .tp_basicsize = sizeof(fq_py_payload),
+    .tp_dealloc = fq_py_payload_dealloc,
+    .tp_as_buffer = &fq_py_payload_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A received message's payload; use it through memoryview().",
+};
+
+/* fq_recv_msg without the GIL, the message wrapped as a Payload. */
+static PyObject *fq_py_recv_payload(fq_queue *q, int timeout_ms) {
+  fq_msg *m = NULL;
+  fq_py_payload *p;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS
+  rc = fq_recv_msg(q, &m, timeout_ms);
+  Py_END_ALLOW_THREADS
+  if (rc < 0) {
+    fq_py_raise(rc);
+    return NULL;
+  }
+  p = PyObject_New(fq_py_payload, &fq_py_payload_type);
+  if (!p) {
+    fq_msg_free(m);
+    return NULL;
+  }
+  p->msg = m;
+  return (PyObject *)p;
+}
+%}
+%init %{
+  if (PyType_Ready(&fq_py_payload_type) < 0) return NULL;
+%}
+%nothread fq_py_recv_payload;
+PyObject *fq_py_recv_payload(fq_queue *q, int timeout_ms);
+
+/* fq_recv_many as a list of bytes: up to `max` messages, `cap` bytes in all.
+ * A first message larger than cap raises fq.BufferTooSmall and stays queued. */
+%{
+static PyObject *fq_py_recv_many(fq_queue *q, size_t max, size_t cap, int timeout_ms) {
+  char *buf = (char *)PyMem_Malloc(cap ? cap : 1);
+  size_t *lens = (size_t *)PyMem_Malloc((max ? max : 1) * sizeof *lens);
+  size_t count = 0, i, off = 0;
+  PyObject *list = NULL;
+  int rc;
+  if (!buf || !lens) {
+    PyErr_NoMemory();
+    goto done;
+  }
+  Py_BEGIN_ALLOW_THREADS
+  rc = fq_recv_many(q, buf, cap, lens, max, &count, timeout_ms);
+  Py_END_ALLOW_THREADS
+  if (rc < 0) {
+    fq_py_raise(rc);
+    goto done;
+  }
+  list = PyList_New((Py_ssize_t)count);
+  for (i = 0; list && i < count; off += lens[i], ++i) {
+    PyObject *b = PyBytes_FromStringAndSize(buf + off, (Py_ssize_t)lens[i]);
+    if (!b) Py_CLEAR(list);
+    else PyList_SET_ITEM(list, (Py_ssize_t)i, b);
+  }
+done:
+  PyMem_Free(buf);
+  PyMem_Free(lens);
+  return list;
+}
+%}
+%nothread fq_py_recv_many;
+PyObject *fq_py_recv_many(fq_queue *q, size_t max, size_t cap, int timeout_ms);
+
+/* fq_send_many: a sequence of buffers, each one message. */
+%typemap(in) (const struct iovec *msgs, size_t count)
+    (PyObject *seq = NULL, Py_buffer *views = NULL, Py_ssize_t held = 0) {
+  Py_ssize_t i, n;
+  struct iovec *iov;
+  seq = PySequence_Fast($input, "fq_send_many: expected a sequence of buffers");
+  if (!seq) SWIG_fail;
+  n = PySequence_Fast_GET_SIZE(seq);
+  views = (Py_buffer *)PyMem_Calloc(n ? n : 1, sizeof *views);
+  iov = (struct iovec *)PyMem_Calloc(n ? n : 1, sizeof *iov);
+  $1 = iov;
+  if (!views || !iov) {
+    PyErr_NoMemory();
+    SWIG_fail;
+  }
+  for (i = 0; i < n; ++i) {
+    if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, i), &views[i], PyBUF_SIMPLE) < 0)
+      SWIG_fail;
+    held = i + 1;
+    iov[i].iov_base = views[i].buf;
+    iov[i].iov_len = (size_t)views[i].len;
+  }
+  $2 = (size_t)n;
+}
+%typemap(freearg) (const struct iovec *msgs, size_t count) {
+  Py_ssize_t i;
+  for (i = 0; i < held$argnum; ++i) PyBuffer_Release(&views$argnum[i]);
+  PyMem_Free(views$argnum);
+  PyMem_Free((void *)$1);
+  Py_XDECREF(seq$argnum);
+}
+/* It returns how many went; on an error, the exception's `sent` says. */
+%typemap(in, numinputs=0) size_t *sent (size_t n = 0) "$1 = &n;"
+%typemap(out) int fq_send_many {
+  if ($1 < 0) {
+    PyObject *type, *value, *tb, *sent;
+    fq_py_raise($1);
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    sent = PyLong_FromSize_t(*arg4);
+    if (value && sent) PyObject_SetAttrString(value, "sent", sent);
+    Py_XDECREF(sent);
+    PyErr_Restore(type, value, tb);
+    SWIG_fail;
+  }
+  $result = PyLong_FromSize_t(*arg4);
+}
+%ignore fq_recv_many; /* fq_py_recv_many instead */
+
+
 /* fq_sendv: a sequence of buffers becomes one message, gathered by the
  * kernel (writev) or copied once into shared memory, never joined here. */
 %typemap(in) (const struct iovec *iov, int iovcnt)
@@ -322,10 +468,14 @@ static VALUE fq_rb_pinned(VALUE value) {
 /* Not wrapped for Ruby: receiving into a caller's String without the GVL
  * races other threads that resize it, and an Array of Strings for fq_sendv
  * cannot keep short (embedded) Strings from moving. The Ruby layer receives
- * with fq_recv_msg / fq_lease and sends one String with fq_send_timeout. */
+ * with fq_recv_msg / fq_lease and sends one String with fq_send_timeout.
+ * The batch calls (fq_send_many, fq_recv_many) are left out for the same
+ * reasons. */
 %ignore fq_recv;
 %ignore fq_recv_timeout;
 %ignore fq_sendv;
+%ignore fq_send_many;
+%ignore fq_recv_many;
 
 #endif
 

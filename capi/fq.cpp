@@ -108,6 +108,26 @@ int fq_sendv(fq_queue *q, const struct iovec *iov, int iovcnt, int timeout_ms) {
   });
 }
 
+int fq_send_many(fq_queue *q, const struct iovec *msgs, size_t count, size_t *sent,
+                 int timeout_ms) {
+  size_t none = 0;
+  if (!sent) sent = &none;
+  *sent = 0;
+  return fq::guarded([&] {
+    if (!q || (!msgs && count > 0)) return Errc::INVAL;
+    return q->transport->send_many(msgs, count, *sent, fq::Deadline::after_ms(timeout_ms));
+  });
+}
+
+int fq_recv_many(fq_queue *q, void *buf, size_t cap, size_t *lens, size_t max, size_t *count,
+                 int timeout_ms) {
+  if (count) *count = 0;
+  return fq::guarded([&] {
+    if (!q || !lens || !count || max == 0 || (!buf && cap > 0)) return Errc::INVAL;
+    return q->transport->recv_many(buf, cap, lens, max, *count, fq::Deadline::after_ms(timeout_ms));
+  });
+}
+
 int fq_recv(fq_queue *q, void *buf, size_t cap, size_t *len) {
   if (!q) return FQ_EINVAL;
   return recv_one(q, buf, cap, len, default_timeout(q));
@@ -208,7 +228,7 @@ int fq_lease(fq_queue *q, fq_msg **out, int lease_ms, int timeout_ms) {
 const void *fq_msg_data(const fq_msg *m) {
   if (!m) return nullptr;
   static const char empty = 0;  // a valid pointer for an empty message
-  return m->r.len > 0 ? static_cast<const void *>(m->r.data.get()) : &empty;
+  return m->r.len > 0 ? static_cast<const void *>(m->r.bytes()) : &empty;
 }
 size_t fq_msg_size(const fq_msg *m) { return m ? m->r.len : 0; }
 unsigned fq_msg_attempts(const fq_msg *m) { return m ? m->r.env.attempts : 0; }

@@ -58,7 +58,7 @@ Errc redrive(Transport &dlq, const std::string &to, size_t &moved) noexcept {
         env.attempts = 0;  // a fresh start; the deaths stay on record
         env.flags = 0;
         env.not_before_ms = 0;
-        const iovec v{m.data.get(), m.len};
+        const iovec v{m.bytes(), m.len};
         e = target->send_enveloped(env, &v, 1, Deadline::after_ms(-1));
       }
       if (e != Errc::ok) {

@@ -134,9 +134,28 @@ FifoTransport::~FifoTransport() {
   // The last holder: keep what is still in the pipe, which dies with our descriptor.
   {
     RxLock lock(*this);
-    if (lock.err() == Errc::ok) drain_locked();
+    if (lock.err() == Errc::ok) {
+      drain_locked();
+      sweep_payloads_locked();
+    }
   }
   ::flock(state_fd_.get(), LOCK_UN);
+}
+
+// The last holder: nobody else holds a payload file now, so those that
+// neither staging nor the held table refers to (the pool, a killed
+// receiver's, a killed sender's) go.
+void FifoTransport::sweep_payloads_locked() noexcept {
+  try {
+    std::set<std::pair<uint32_t, uint64_t>> keep;
+    for_each_staged([&](const Token &t) {
+      if (t.kind == Token::shm_ref) keep.insert({t.ref.pid, t.ref.seq});
+    });
+    held_.keep_files(keep);
+    payloads_.sweep(keep);
+  } catch (const std::bad_alloc &) {
+    // Left for the next first holder's sweep.
+  }
 }
 
 void FifoTransport::set_pipe_size() noexcept {
@@ -439,15 +458,15 @@ bool FifoTransport::append_staged(const uint8_t *frame, size_t len) noexcept {
   return true;
 }
 
-// Takes room for one message of `len` bytes, waiting on the room futex while
-// the queue is full.
-Errc FifoTransport::reserve(uint64_t len, const Deadline &d) noexcept {
+// Takes room for `msgs` messages of `len` bytes, waiting on the room futex
+// while the queue is full.
+Errc FifoTransport::reserve(uint64_t len, const Deadline &d, uint64_t msgs) noexcept {
   StateHeader *h = map_.hdr();
   const Limits &l = h->limits;
   auto try_reserve = [&] {
     uint64_t w = h->queued.load();
     for (;;) {
-      const uint64_t m = Room::msgs(w) + 1, b = Room::bytes(w) + len;
+      const uint64_t m = Room::msgs(w) + msgs, b = Room::bytes(w) + len;
       if (m > l.room_msgs || b > l.room_bytes) return false;
       if (h->queued.compare_exchange_weak(w, Room::pack(m, b))) return true;
     }
@@ -467,12 +486,12 @@ Errc FifoTransport::reserve(uint64_t len, const Deadline &d) noexcept {
   }
 }
 
-void FifoTransport::release(uint64_t len) noexcept {
+void FifoTransport::release(uint64_t len, uint64_t msgs) noexcept {
   StateHeader *h = map_.hdr();
   uint64_t w = h->queued.load();
   for (;;) {
     // Saturate: a recount by a first holder may already have forgotten this message.
-    const uint64_t m = Room::msgs(w) > 0 ? Room::msgs(w) - 1 : 0;
+    const uint64_t m = Room::msgs(w) > msgs ? Room::msgs(w) - msgs : 0;
     const uint64_t b = Room::bytes(w) > len ? Room::bytes(w) - len : 0;
     if (h->queued.compare_exchange_weak(w, Room::pack(m, b))) break;
   }
@@ -490,10 +509,79 @@ void FifoTransport::release(uint64_t len) noexcept {
   }
 }
 
+// Consecutive small messages share one write of up to PIPE_BUF bytes: all of
+// it enters the pipe or none, so every frame in it stays whole. Larger ones
+// go alone, through send_msg.
+Errc FifoTransport::send_many(const iovec *msgs, size_t count, size_t &sent,
+                              const Deadline &d) noexcept {
+  sent = 0;
+  if ((flags_ & (kWrite | kLines | kDurable)) != kWrite)
+    return Transport::send_many(msgs, count, sent, d);
+  if (Errc e = check_fork(); e != Errc::ok) return e;
+  StateHeader *h = map_.hdr();
+  while (sent < count) {
+    const iovec &m = msgs[sent];
+    if (m.iov_len > 0 && m.iov_base == nullptr) return Errc::INVAL;
+    if (m.iov_len > kMaxInline || m.iov_len > h->limits.max_msg) {
+      if (Errc e = send_msg(&m, 1, nullptr, d); e != Errc::ok) return e;
+      ++sent;
+      continue;
+    }
+    uint8_t frames[kPipeBuf];
+    size_t len = 0;
+    const size_t n = pack_frames(msgs + sent, count - sent, frames, len);
+    const uint64_t payload = len - n * kHeaderSize;
+    if (h->removed.load()) return Errc::CLOSED;
+    if (Errc e = reserve(payload, d, n); e != Errc::ok) return e;
+    add_unfinished(*h, n);  // before the frames exist, as in send_msg
+    const iovec v{frames, len};
+    if (Errc e = write_atomic(fifo_.get(), h->removed, &v, 1, len, d); e != Errc::ok) {
+      release(payload, n);
+      for (size_t i = 0; i < n; ++i) finish_one(*h);  // nothing was sent
+      return e;
+    }
+    h->sent.fetch_add(n, std::memory_order_relaxed);
+    sent += n;
+  }
+  return Errc::ok;
+}
+
+size_t FifoTransport::pack_frames(const iovec *msgs, size_t count, uint8_t *out,
+                                  size_t &len) const noexcept {
+  const Limits &l = map_.hdr()->limits;
+  size_t n = 0, payload = 0;
+  len = 0;
+  for (; n < count; ++n) {
+    const size_t size = msgs[n].iov_len;
+    if (size > kMaxInline || size > l.max_msg) break;               // sent alone
+    if (n > 0 && (msgs[n].iov_base == nullptr && size > 0)) break;  // refused alone
+    if (len + kHeaderSize + size > kPipeBuf) break;
+    // A batch the room could never hold would wait forever: keep it within.
+    if (n > 0 && (n + 1 > l.room_msgs || payload + size > l.room_bytes)) break;
+    uint8_t *frame = out + len;
+    if (size > 0) std::memcpy(frame + kHeaderSize, msgs[n].iov_base, size);
+    encode_header(frame, FrameKind::inline_msg, kFlagCounted, uint32_t(size),
+                  crc32c(0, frame + kHeaderSize, size));
+    len += kHeaderSize + size;
+    payload += size;
+  }
+  return n;
+}
+
 // ---- receiving ----
 
-Errc FifoTransport::Want::place(size_t n, uint8_t *&out) noexcept {
+// Payload files from this size up are mapped into a received message rather
+// than copied: below it, a copy costs less than mapping and unmapping.
+constexpr size_t kMapFrom = 256 * 1024;
+
+Errc FifoTransport::Want::place(size_t n, uint8_t *&out, bool mappable) noexcept {
   len = n;
+  if (msg != nullptr && mappable && n >= kMapFrom) {
+    msg->data.reset();  // left by a message passed over before this one
+    msg->len = n;
+    out = nullptr;  // mapped once the payload file is claimed
+    return Errc::ok;
+  }
   if (msg == nullptr) {
     if (cap < n) return Errc::TOOSMALL;
     out = static_cast<uint8_t *>(buf);
@@ -518,6 +606,36 @@ Errc FifoTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
   const Errc e = receive_any(w, d);
   if (e == Errc::ok || e == Errc::TOOSMALL) *len = w.len;
   return e;
+}
+
+// The first message as recv() takes it; then, under one hold of rx_mutex,
+// the small messages staging holds or one more read of the pipe brings.
+Errc FifoTransport::recv_many(void *buf, size_t cap, size_t *lens, size_t max, size_t &count,
+                              const Deadline &d) noexcept {
+  count = 0;
+  if (Errc e = recv(buf, cap, &lens[0], false, d); e != Errc::ok) return e;
+  count = 1;
+  size_t used = lens[0];
+  bool wake_others = false;
+  {
+    RxLock lock(*this);
+    if (lock.err() != Errc::ok) return Errc::ok;  // the first is received
+    for (; count < max; ++count) {
+      Want w;
+      w.buf = static_cast<uint8_t *>(buf) + used;
+      w.cap = cap - used;
+      w.inline_only = true;
+      Taken t;
+      if (take_locked(w, true, t) != Errc::ok) break;
+      lens[count] = w.len;
+      used += w.len;
+    }
+    const StateHeader *h = map_.hdr();
+    const uint64_t c = h->cursor.load();
+    wake_others = cursor_tail(c) > cursor_head(c) && h->rx_waiters.load() > 0;
+  }
+  if (wake_others) ring_bell();
+  return Errc::ok;
 }
 
 Errc FifoTransport::receive(Received &out, int lease_ms, const Deadline &d) noexcept {
@@ -566,7 +684,10 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
     if (e == Errc::ok && t.held_file) {
       Fd fd;
       e = payloads_.open(HeldTable::kFilePid, HeldTable::file_seq(t.held.index, t.held.gen), fd);
-      if (e == Errc::ok) e = ShmPayloads::copy(fd, w.len, dest);
+      // Copied into dest, or mapped when place() left none.
+      if (e == Errc::ok) {
+        e = dest ? ShmPayloads::copy(fd, w.len, dest) : w.msg->view.map(fd.get(), w.len);
+      }
       if (e != Errc::ok) {  // held, not delivered: the lease brings it back
         w.msg->leased = false;
         return e;
@@ -574,7 +695,8 @@ Errc FifoTransport::receive_any(Want &w, const Deadline &d) noexcept {
       return Errc::ok;
     }
     if (e == Errc::ok && t.payload) {
-      e = ShmPayloads::copy(t.payload, w.len, dest);
+      e = dest ? ShmPayloads::copy(t.payload.fd(), w.len, dest)
+               : w.msg->view.map(std::move(t.payload), w.len);
       if (e != Errc::ok) h->dropped.fetch_add(1);  // taken from the queue, not delivered
       return e;
     }
@@ -655,8 +777,11 @@ Errc FifoTransport::take_locked(Want &w, bool may_read, Taken &t) noexcept {
       w.len = tk.msg_len;
       return Errc::ok;
     }
+    if (w.inline_only && tk.kind != Token::inline_msg && tk.kind != Token::line) {
+      return Errc::AGAIN;
+    }
     uint8_t *dest = nullptr;
-    if (Errc e = w.place(tk.msg_len, dest); e != Errc::ok) return e;
+    if (Errc e = w.place(tk.msg_len, dest, tk.kind == Token::shm_ref); e != Errc::ok) return e;
     if (w.msg) {
       Envelope &env = w.msg->env;
       size_t used = 0;
@@ -685,7 +810,8 @@ Errc FifoTransport::take_locked(Want &w, bool may_read, Taken &t) noexcept {
       // Claimed before the cursor moves: a holder killed in between leaves
       // the reference for the next one, or (if the name was already removed)
       // a message counted as dropped, never an orphaned file.
-      const Errc e = payloads_.claim(tk.ref, t.payload);
+      uint64_t seq = seq_.fetch_add(1, std::memory_order_relaxed);
+      const Errc e = payloads_.claim(tk.ref, pid_, seq, t.payload);
       if (e == Errc::NOENT) {  // gone (a reboot, a sweep, a killed holder): drop it, go on
         drop();
         continue;
@@ -919,7 +1045,7 @@ Errc FifoTransport::retry(Received &m, const std::string &reason, int64_t delay_
 Errc FifoTransport::hold_waiting(Received &m, const Envelope &env, int64_t due_ns) noexcept {
   HeldRef r;
   if (Errc e = held_.reserve(r); e != Errc::ok) return e;
-  const iovec v{m.data.get(), m.len};
+  const iovec v{m.bytes(), m.len};
   if (Errc e = held_.fill(r, env, &v, 1, m.len); e != Errc::ok) {
     held_.release(r);
     return e;
@@ -959,11 +1085,11 @@ Errc FifoTransport::dead_letter(Received &m, const std::string &reason, bool per
       return e;
     }
     // The log first: once the message is in the queue it may be consumed.
-    if (Errc e = dead_log_append(dead_log_path(path_), st.st_mode & 0666, env, m.data.get(), m.len);
+    if (Errc e = dead_log_append(dead_log_path(path_), st.st_mode & 0666, env, m.bytes(), m.len);
         e != Errc::ok) {
       return e;
     }
-    const iovec v{m.data.get(), m.len};
+    const iovec v{m.bytes(), m.len};
     // Not waiting: a full dead-letter queue is the caller's to handle; the
     // message stays held meanwhile.
     if (Errc e = dlq->send_enveloped(env, &v, 1, Deadline::after_ms(0)); e != Errc::ok) return e;

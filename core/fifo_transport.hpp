@@ -26,6 +26,10 @@ class FifoTransport final : public Transport {
   Errc send(const iovec *iov, size_t iovcnt, const Deadline &d) noexcept override;
   Errc recv(void *buf, size_t cap, size_t *len, bool peek, const Deadline &d) noexcept override;
   Errc stats(Stats &out) noexcept override;
+  Errc send_many(const iovec *msgs, size_t count, size_t &sent,
+                 const Deadline &d) noexcept override;
+  Errc recv_many(void *buf, size_t cap, size_t *lens, size_t max, size_t &count,
+                 const Deadline &d) noexcept override;
   Errc task_done() noexcept override;
   Errc join(const Deadline &d) noexcept override;
   int flags() const noexcept override { return flags_; }
@@ -48,15 +52,18 @@ class FifoTransport final : public Transport {
     void *buf = nullptr;  // the caller's buffer (fq_recv), or
     size_t cap = 0;
     bool peek = false;
-    Received *msg = nullptr;  // a message that owns its buffer (fq_recv_msg, fq_lease)
-    int lease_ms = -1;        // >= 0: lease it
-    size_t len = 0;           // out: the message's size
-    // Where `len` bytes go: TOOSMALL or NOMEM when they cannot.
-    Errc place(size_t n, uint8_t *&out) noexcept;
+    Received *msg = nullptr;   // a message that owns its buffer (fq_recv_msg, fq_lease)
+    int lease_ms = -1;         // >= 0: lease it
+    bool inline_only = false;  // take only a message held in staging itself (a batch)
+    size_t len = 0;            // out: the message's size
+    // Where `len` bytes go: TOOSMALL or NOMEM when they cannot. A large
+    // `mappable` payload (in a file) for a message gets no buffer: `out` is
+    // null and the file is mapped instead.
+    Errc place(size_t n, uint8_t *&out, bool mappable = false) noexcept;
   };
   struct Taken {
-    Fd payload;            // a claimed payload file, copied outside the lock
-    bool in_slot = false;  // a claimed slot, copied outside the lock
+    ClaimedPayload payload;  // a claimed payload file, copied outside the lock
+    bool in_slot = false;    // a claimed slot, copied outside the lock
     SlotRef slot;
     bool held_file = false;  // a leased payload linked into the held table
     HeldRef held;
@@ -89,13 +96,17 @@ class FifoTransport final : public Transport {
   // kDurable into staging when it can.
   Errc emit(const iovec *v, int cnt, size_t total, const Deadline &d) noexcept;
   bool append_staged(const uint8_t *frame, size_t len) noexcept;
-  Errc reserve(uint64_t len, const Deadline &d) noexcept;
-  void release(uint64_t len) noexcept;
+  // Room for `msgs` messages of `len` bytes in all.
+  Errc reserve(uint64_t len, const Deadline &d, uint64_t msgs = 1) noexcept;
+  void release(uint64_t len, uint64_t msgs = 1) noexcept;
+  // Packs msgs[0..) as frames into one pipe write: how many fit (at least 1).
+  size_t pack_frames(const iovec *msgs, size_t count, uint8_t *out, size_t &len) const noexcept;
 
   Errc take_locked(Want &w, bool may_read, Taken &t) noexcept;
   bool fill_locked(bool keep_all) noexcept;
   bool compact_locked() noexcept;
   void drain_locked() noexcept;
+  void sweep_payloads_locked() noexcept;
   void ring_bell() noexcept;
   void drain_bell() noexcept;
   template <class F>

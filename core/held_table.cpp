@@ -264,6 +264,16 @@ uint64_t HeldTable::count() const noexcept {
   return n;
 }
 
+void HeldTable::keep_files(std::set<std::pair<uint32_t, uint64_t>> &keep) const noexcept {
+  for (uint32_t i = 0; i < kHeldEntries; ++i) {
+    const HeldEntry &e = at(i);
+    const uint32_t s = e.state.load();
+    if ((s == kHeldLeased || s == kHeldWaiting) && e.in_file) {
+      keep.insert({kFilePid, file_seq(i, e.file_gen)});
+    }
+  }
+}
+
 void HeldTable::repair(bool rebooted, std::set<std::pair<uint32_t, uint64_t>> &keep) noexcept {
   StateHeader *h = map_.hdr();
   StateMap::init_mutex(&h->held_mutex);

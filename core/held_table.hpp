@@ -78,6 +78,8 @@ class HeldTable {
   // Entries LEASED or WAITING now.
   uint64_t count() const noexcept;
 
+  // Adds the payload files of held messages to `keep` (the last holder's sweep).
+  void keep_files(std::set<std::pair<uint32_t, uint64_t>> &keep) const noexcept;
   // First holder only: frees BUSY entries (their writer is gone), makes
   // everything due at once after a reboot, and lists the payload files the
   // table still uses.

@@ -9,7 +9,7 @@
 namespace fq {
 
 // One more message to finish: a sender calls it when it reserves room.
-inline void add_unfinished(StateHeader &h) noexcept { h.unfinished.fetch_add(1); }
+inline void add_unfinished(StateHeader &h, uint64_t n = 1) noexcept { h.unfinished.fetch_add(n); }
 
 // One message finished, or never to be (its send failed, its payload is
 // gone). Wakes the joiners when it was the last. INVAL if none is unfinished.

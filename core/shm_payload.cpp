@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace fq {
@@ -59,14 +60,18 @@ std::string ShmPayloads::name(uint32_t pid, uint64_t seq) const {
 Errc ShmPayloads::write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t iovcnt,
                         uint64_t total) const noexcept {
   try {
-    Fd fd;
     std::string path;
+    Fd fd = total >= kPoolFrom ? reuse(pid, seq, path) : Fd();
+    if (fd && ::ftruncate(fd.get(), off_t(total)) != 0) {  // frees or adds pages at the end
+      ::unlink(path.c_str());
+      fd.reset();
+    }
     for (int tries = 0; !fd; ++tries, ++seq) {
       path = name(pid, seq);
       fd.reset(::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode_));
       if (!fd && (errno != EEXIST || tries > 64)) return errc_from_errno(errno);
+      if (fd) break;
     }
-    --seq;  // the loop stepped past the name it took
     if (!write_all(fd.get(), iov, iovcnt, total)) {
       const int e = errno;
       ::unlink(path.c_str());
@@ -78,17 +83,41 @@ Errc ShmPayloads::write(uint32_t pid, uint64_t &seq, const iovec *iov, size_t io
   }
 }
 
-Errc ShmPayloads::claim(const ShmRef &ref, Fd &out) const noexcept {
+Errc ShmPayloads::claim(const ShmRef &ref, uint32_t pid, uint64_t &seq,
+                        ClaimedPayload &out) const noexcept {
   try {
-    const std::string path = name(ref.pid, ref.seq);
+    const std::string from = name(ref.pid, ref.seq);
+    out = ClaimedPayload();
+    if (ref.len < kPoolFrom) {
+      Fd fd(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) return errc_from_errno(errno);
+      ::unlink(from.c_str());
+      struct stat st;
+      if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != ref.len) {
+        return Errc::NOENT;
+      }
+      out.fd_ = std::move(fd);
+      return Errc::ok;
+    }
+    std::string path;
+    for (int tries = 0;; ++tries, ++seq) {
+      path = name(pid, seq);
+      if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) break;
+      if (errno != EEXIST || tries > 64) return errc_from_errno(errno);
+    }
     Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) return errc_from_errno(errno);
-    ::unlink(path.c_str());
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != ref.len) {
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        uint64_t(st.st_size) != ref.len) {
+      ::unlink(path.c_str());
       return Errc::NOENT;
     }
-    out = std::move(fd);
+    out.home_ = *this;
+    out.named_ = true;
+    out.fd_ = std::move(fd);
+    out.pid_ = pid;
+    out.seq_ = seq++;
+    out.len_ = ref.len;
     return Errc::ok;
   } catch (const std::bad_alloc &) {
     return Errc::NOMEM;
@@ -138,16 +167,62 @@ void ShmPayloads::remove(uint32_t pid, uint64_t seq) const noexcept {
   }
 }
 
+std::string ShmPayloads::pool_name(int i) const {
+  return kDir + prefix_ + "pool-" + std::to_string(i);
+}
+
+Fd ShmPayloads::reuse(uint32_t pid, uint64_t &seq, std::string &path) const noexcept {
+  try {
+    for (int i = 0; i < kPool; ++i) {
+      const std::string from = pool_name(i);
+      for (int tries = 0;; ++tries, ++seq) {
+        path = name(pid, seq);
+        if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) {
+          Fd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+          struct stat st;
+          if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) &&
+              check_owner(st) == Errc::ok) {
+            return fd;
+          }
+          ::unlink(path.c_str());  // not what the pool holds: never written to
+          break;
+        }
+        if (errno != EEXIST || tries > 64) break;  // ENOENT: this pool place is empty
+      }
+    }
+  } catch (const std::bad_alloc &) {
+  }
+  return Fd();
+}
+
+void ShmPayloads::recycle(uint32_t pid, uint64_t seq, uint64_t len) const noexcept {
+  try {
+    const std::string path = name(pid, seq);
+    if (len <= kPoolMax) {
+      for (int i = 0; i < kPool; ++i) {
+        const std::string to = pool_name(i);
+        if (::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)
+          return;
+      }
+    }
+    ::unlink(path.c_str());
+  } catch (const std::bad_alloc &) {
+    // The name could not be built; the file is left for the next sweep.
+  }
+}
+
 size_t ShmPayloads::sweep(const std::set<std::pair<uint32_t, uint64_t>> &keep) const noexcept {
   DIR *dir = ::opendir(kDir);
   if (!dir) return 0;
   size_t removed = 0;
   while (dirent *e = ::readdir(dir)) {
     if (std::strncmp(e->d_name, prefix_.c_str(), prefix_.size()) != 0) continue;
+    const char *rest = e->d_name + prefix_.size();
     uint32_t pid;
     uint64_t seq;
-    if (std::sscanf(e->d_name + prefix_.size(), "%" SCNu32 "-%" SCNx64, &pid, &seq) != 2) continue;
-    if (keep.count({pid, seq})) continue;
+    const bool pooled = std::strncmp(rest, "pool-", 5) == 0;
+    if (!pooled && std::sscanf(rest, "%" SCNu32 "-%" SCNx64, &pid, &seq) != 2) continue;
+    if (!pooled && keep.count({pid, seq})) continue;
     if (::unlinkat(::dirfd(dir), e->d_name, 0) == 0) ++removed;
   }
   ::closedir(dir);

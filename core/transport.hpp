@@ -12,6 +12,7 @@
 #include "deadline.hpp"
 #include "envelope.hpp"
 #include "errc.hpp"
+#include "mapping.hpp"
 #include "shared_state.hpp"
 
 namespace fq {
@@ -61,10 +62,13 @@ struct Stats {
 // A message received with its envelope; owns its payload.
 struct Received {
   Envelope env;
-  std::unique_ptr<uint8_t[]> data;
+  std::unique_ptr<uint8_t[]> data;  // the payload, copied; or
+  Mapping view;                     // a large payload, mapped where the sender wrote it
   size_t len = 0;
   bool leased = false;  // held for us until settled or the lease runs out
   uint64_t lease = 0;   // the transport's handle on what it holds
+
+  uint8_t *bytes() const noexcept { return view ? view.data() : data.get(); }
 };
 
 class Transport {
@@ -76,6 +80,15 @@ class Transport {
   // With `peek`, only reports the size of the next message.
   virtual Errc recv(void *buf, size_t cap, size_t *len, bool peek, const Deadline &d) noexcept = 0;
   virtual Errc stats(Stats &out) noexcept = 0;
+
+  // Sends msgs[0..count), each one message; `sent` gets how many went, also
+  // on error. The default sends them one by one.
+  virtual Errc send_many(const iovec *msgs, size_t count, size_t &sent, const Deadline &d) noexcept;
+  // Receives up to `max` messages back to back into buf: waits for the
+  // first, then takes only what is already there. The default receives
+  // them one by one.
+  virtual Errc recv_many(void *buf, size_t cap, size_t *lens, size_t max, size_t &count,
+                         const Deadline &d) noexcept;
 
   // Sends one message with an envelope (forwarding, dead letters, redrive).
   virtual Errc send_enveloped(const Envelope &env, const iovec *iov, size_t iovcnt,

@@ -112,6 +112,9 @@ TEST(BadInput, EveryFunctionRejectsNonsenseWithACode) {
   bad_mode.mode = 04777;
   fq_stats st = FQ_STATS_INIT;
   const iovec iov{nullptr, 5};
+  char x = 'x';
+  const iovec one{&x, 1};
+  size_t lens[2];
   fq_msg *msg = nullptr;
   fq_dead_log *log = nullptr;
   fq_policy tiny_policy = FQ_POLICY_INIT;
@@ -136,6 +139,16 @@ TEST(BadInput, EveryFunctionRejectsNonsenseWithACode) {
       {"sendv NULL iov", fq_sendv(q, nullptr, 1, 0), FQ_EINVAL},
       {"sendv negative count", fq_sendv(q, &iov, -1, 0), FQ_EINVAL},
       {"sendv NULL base", fq_sendv(q, &iov, 1, 0), FQ_EINVAL},
+      {"send_many NULL queue", fq_send_many(nullptr, &iov, 1, &len, 0), FQ_EINVAL},
+      {"send_many NULL msgs", fq_send_many(q, nullptr, 1, &len, 0), FQ_EINVAL},
+      {"send_many NULL base", fq_send_many(q, &iov, 1, &len, 0), FQ_EINVAL},
+      {"send_many on read-only", fq_send_many(ro, &one, 1, &len, 0), FQ_EBADF},
+      {"recv_many NULL queue", fq_recv_many(nullptr, buf, 8, lens, 2, &len, 0), FQ_EINVAL},
+      {"recv_many NULL lens", fq_recv_many(q, buf, 8, nullptr, 2, &len, 0), FQ_EINVAL},
+      {"recv_many NULL count", fq_recv_many(q, buf, 8, lens, 2, nullptr, 0), FQ_EINVAL},
+      {"recv_many zero max", fq_recv_many(q, buf, 8, lens, 0, &len, 0), FQ_EINVAL},
+      {"recv_many NULL buf", fq_recv_many(q, nullptr, 8, lens, 2, &len, 0), FQ_EINVAL},
+      {"recv_many on write-only", fq_recv_many(wo, buf, 8, lens, 2, &len, 0), FQ_EBADF},
       {"recv NULL queue", fq_recv(nullptr, buf, 8, &len), FQ_EINVAL},
       {"recv NULL len", fq_recv(q, buf, 8, nullptr), FQ_EINVAL},
       {"recv NULL buf", fq_recv(q, nullptr, 8, &len), FQ_EINVAL},

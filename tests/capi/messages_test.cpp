@@ -1,5 +1,7 @@
 // Guarantees 1 (whole messages), 4 (buffer too small), 10 (thread-safe
 // handles) and 11 (a send never waits for a receiver; room and backpressure).
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "test_support.hpp"
@@ -38,6 +40,53 @@ TEST(Messages, EverySizeArrivesWholeAcrossProcesses) {
   }
   EXPECT_EQ(wait_exit(sender), 0);
   fq_close(q);
+}
+
+// Where `p` lies in this process: the path of its mapping in /proc/self/maps.
+std::string mapped_file(const void *p) {
+  std::ifstream maps("/proc/self/maps");
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  for (std::string line; std::getline(maps, line);) {
+    unsigned long lo, hi;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) != 2 || a < lo || a >= hi) continue;
+    const size_t slash = line.find('/');
+    return slash == std::string::npos ? "(anonymous)" : line.substr(slash);
+  }
+  return "(unmapped)";
+}
+
+TEST(Messages, LargeMessagesAreReceivedInPlaceWithoutACopy) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_queue *q = open_or_die(path, kRW);
+  ASSERT_NE(q, nullptr);
+  const pid_t sender = spawn([&] {
+    fq_queue *w = nullptr;
+    if (fq_open(path.c_str(), FQ_WRITE, &w) != 0) return 1;
+    for (uint32_t i = 0; i < 3; ++i) {
+      const auto m = make_msg(1, i, 8u << 20);
+      if (fq_send(w, m.data(), m.size()) != 0) return 2;
+    }
+    return fq_close(w);
+  });
+  for (uint32_t i = 0; i < 3; ++i) {
+    fq_msg *m = nullptr;
+    ASSERT_EQ(fq_recv_msg(q, &m, 30000), 0);
+    uint32_t s, seq;
+    ASSERT_EQ(fq_msg_size(m), 8u << 20);
+    ASSERT_TRUE(check_msg(static_cast<const uint8_t *>(fq_msg_data(m)), fq_msg_size(m), s, seq));
+    EXPECT_EQ(seq, i);
+    // The payload is the sender's file, mapped here, not a copy on the heap.
+    EXPECT_EQ(mapped_file(fq_msg_data(m)).rfind("/dev/shm/fq-", 0), 0u)
+        << mapped_file(fq_msg_data(m));
+    ASSERT_EQ(fq_msg_free(m), 0);
+  }
+  EXPECT_EQ(wait_exit(sender), 0);
+  // Freed messages gave their files to the pool (at most 4, ShmPayloads::kPool).
+  EXPECT_GE(count_payload_files(path), 1u);
+  EXPECT_LE(count_payload_files(path), 4u);
+  fq_close(q);
+  EXPECT_EQ(count_payload_files(path), 0u);  // the last holder emptied it
 }
 
 TEST(Messages, EmptyMessageIsAMessage) {

@@ -417,4 +417,25 @@ TEST(Unfinished, KeptWhenEveryProcessIsGone) {
   fq_close(q);
 }
 
+TEST(StateFile, TruncatedWhileNobodyHoldsTheQueueIsInitialisedAnew) {
+  TempDir dir;
+  const std::string path = dir.file("q");
+  fq_queue *q = open_or_die(path, FQ_READ | FQ_WRITE | FQ_CREATE);
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(fq_send(q, "staged", 6), 0);
+  fq_close(q);  // the last holder stages it in the state file
+  for (off_t size : {off_t(100), off_t(0), off_t(1 << 20)}) {
+    ASSERT_EQ(::truncate((path + ".fq-state").c_str(), size), 0);
+    q = open_or_die(path, FQ_READ | FQ_WRITE);
+    ASSERT_NE(q, nullptr) << "size " << size;
+    char buf[16];
+    size_t len;
+    EXPECT_EQ(fq_recv_timeout(q, buf, sizeof buf, &len, 0), FQ_EAGAIN);  // staged, so lost
+    ASSERT_EQ(fq_send(q, "fresh", 5), 0);                                // and the queue works
+    ASSERT_EQ(fq_recv_timeout(q, buf, sizeof buf, &len, 0), 0);
+    EXPECT_EQ(std::string(buf, len), "fresh");
+    fq_close(q);
+  }
+}
+
 }  // namespace

@@ -68,6 +68,14 @@ class _Deadline:
         return self.end is not None and time.monotonic() >= self.end
 
 
+_FOREVER = _Deadline(None)
+
+
+def _deadline(timeout):
+    """The _Deadline of a timeout; one shared object for "forever"."""
+    return _FOREVER if timeout is None else _Deadline(timeout)
+
+
 def _retrying(call, deadline, *args):
     """call(*args, timeout_ms) until it is not interrupted: the one place a
     signal's FQ_EINTR is retried, always with the time left. The C module has
@@ -159,6 +167,17 @@ def loads(data):
 # ---- Handles -------------------------------------------------------------
 
 
+_pid = os.getpid()  # this process's, kept current across fork without a system call per call
+
+
+def _after_fork_in_child():
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _Handle:
     """A C handle used by several threads: fq_close must not race a call in
     progress, so the last call out closes it once close() was asked for."""
@@ -170,16 +189,16 @@ class _Handle:
         self._users = 0
         self._closing = False
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._pid = _pid
 
     def _forked(self):
         # Threads of the parent are gone: their calls will never come back.
         self._lock = threading.Lock()
         self._users = 0
-        self._pid = os.getpid()
+        self._pid = _pid
 
     def __enter__(self):
-        if self._pid != os.getpid():
+        if self._pid != _pid:
             self._forked()
         with self._lock:
             if self._closing:
@@ -197,7 +216,7 @@ class _Handle:
 
     def close(self):
         """Closes now, or when the last call in progress returns."""
-        if self._pid != os.getpid():
+        if self._pid != _pid:
             self._forked()
         with self._lock:
             self._closing = True
@@ -334,7 +353,7 @@ class Queue:
         when block is false; then raises queue.Empty. A message that put()
         did not send (C, the shell, send()) comes back as bytes."""
         try:
-            data = self._recv_bytearray(timeout if block else 0)
+            data = self._recv_payload(timeout if block else 0)
         except (Timeout, WouldBlock):
             raise _queue.Empty from None
         return loads(data)
@@ -384,13 +403,56 @@ class Queue:
     def recv(self, timeout=None):
         """Receives one message as bytes. Waits forever, or up to `timeout`
         seconds (then fq.Timeout; 0: fq.WouldBlock at once)."""
-        return bytes(self._recv_bytearray(timeout))
+        return bytes(self._recv_payload(timeout))
+
+    def recv_view(self, timeout=None):
+        """Receives one message as a writable memoryview, without a copy: a
+        large message is the sender's shared memory, mapped in place (a write
+        changes only this process's view). Waits as recv() does."""
+        return memoryview(self._recv_payload(timeout))
+
+    def send_many(self, buffers, timeout=None):
+        """Sends each buffer as one message, small ones many to a system call
+        (fq_send_many). Waits only while the queue is full, up to `timeout`
+        seconds for the whole call. Returns how many were sent; on an
+        exception, its `sent` attribute says how many went before it."""
+        d = _deadline(timeout)
+        buffers = list(buffers)
+        done = 0
+        with self._handle as h:
+            while True:
+                try:
+                    return done + _fq.fq_send_many(h, buffers[done:], d.ms())
+                except Error as e:
+                    done += getattr(e, "sent", 0)
+                    e.sent = done
+                    # Retried as _retrying does: after a signal, with the time left.
+                    if isinstance(e, Interrupted) or (isinstance(e, Timeout) and not d.expired()):
+                        continue
+                    if isinstance(e, WouldBlock) and not d.poll:
+                        err = Timeout(Timeout.text)
+                        err.sent = done
+                        raise err from None
+                    raise
+
+    def recv_many(self, max=1024, timeout=None, size=1 << 20):
+        """Receives up to `max` messages (as a list of bytes) in one call:
+        waits for the first as recv() does, then takes those already
+        waiting, many to a system call, up to `size` bytes in all. A first
+        message larger than `size` comes alone."""
+        d = _deadline(timeout)
+        with self._handle as h:
+            try:
+                return _retrying(_fq.fq_py_recv_many, d, h, max, size)
+            except BufferTooSmall:
+                pass
+        return [self.recv(None if d.end is None else d.ms() / 1000)]
 
     def recv_into(self, buffer, timeout=None):
         """Receives one message into a writable buffer and returns its length.
         If the buffer is too small, raises fq.BufferTooSmall and keeps the
         message (its size is in the exception's `size`)."""
-        d = _Deadline(timeout)
+        d = _deadline(timeout)
         with self._handle as h:
             try:
                 return _retrying(_fq.fq_recv_timeout, d, h, buffer)
@@ -420,7 +482,7 @@ class Queue:
     def recv_msg(self, timeout=None):
         """Receives one message with its history, at most once (a receiver
         that dies holding it loses it)."""
-        d = _Deadline(timeout)
+        d = _deadline(timeout)
         with self._handle as h:
             return Message(_retrying(_fq.fq_recv_msg, d, h))
 
@@ -430,7 +492,7 @@ class Queue:
         retry, fail or dead_letter before the lease runs out, or another
         receiver gets it. Closing the message unsettled gives it back at once."""
         lease_ms = -1 if lease is None else math.ceil(lease * 1000)
-        d = _Deadline(timeout)
+        d = _deadline(timeout)
         with self._handle as h:
             return Message(_retrying(_fq.fq_lease, d, h, lease_ms))
 
@@ -472,7 +534,7 @@ class Queue:
     # -- Internals ------------------------------------------------------------
 
     def _send_parts(self, parts, timeout):
-        d = _Deadline(timeout)
+        d = _deadline(timeout)
         with self._handle as h:
             try:
                 _retrying(_fq.fq_sendv, d, h, parts)
@@ -484,19 +546,11 @@ class Queue:
                     f"({limit} bytes; choose a larger max_msg when the queue is created)"
                 ) from None
 
-    def _recv_bytearray(self, timeout):
-        """The next message, received straight into a bytearray of its size."""
-        d = _Deadline(timeout)
+    def _recv_payload(self, timeout):
+        """The next message's payload (a buffer), received without a copy."""
+        d = _deadline(timeout)
         with self._handle as h:
-            while True:
-                size = _retrying(_fq.fq_next_size, d, h)
-                buf = bytearray(size)
-                try:
-                    n = _fq.fq_recv_timeout(h, buf, 0)
-                except (BufferTooSmall, WouldBlock, Interrupted):
-                    continue  # another receiver took it first: wait for the next
-                del buf[n:]
-                return buf
+            return _retrying(_fq.fq_py_recv_payload, d, h)
 
 
 class JoinableQueue(Queue):
@@ -527,7 +581,7 @@ class JoinableQueue(Queue):
         zero at some moment since join began, even if a put raised it again
         since. Waits forever, or up to `timeout` seconds (then fq.Timeout; 0:
         fq.WouldBlock at once); Ctrl-C raises KeyboardInterrupt."""
-        d = _Deadline(timeout)
+        d = _deadline(timeout)
         with self._handle as h:
             _retrying(_fq.fq_join, d, h)
 

@@ -37,6 +37,35 @@ def test_put_never_waits_for_a_reader_even_6_mb(path):
     assert b.ctypes.data % 16 == 0, "buffers start 16-byte aligned"
 
 
+def _mapped_file(address):
+    """The file mapped at `address` in this process, from /proc/self/maps."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= address < hi:
+                fields = line.split(maxsplit=5)
+                return fields[5].strip() if len(fields) > 5 else "(anonymous)"
+    return "(unmapped)"
+
+
+def test_large_arrays_arrive_in_place_in_the_senders_shared_memory(path):
+    a = np.arange(8 * 1024 * 1024 // 8, dtype=np.float64)
+    with fq.Queue(path) as q:
+        p = multiprocessing.get_context("fork").Process(target=q.put, args=(a,))
+        p.start()
+        b = q.get(timeout=30)
+        p.join()
+        assert _mapped_file(b.ctypes.data).startswith("/dev/shm/fq-"), "not copied out"
+        q.send(b"z" * 1_000_000)
+        view = q.recv_view(timeout=5)
+        assert _mapped_file(np.frombuffer(view, np.uint8).ctypes.data).startswith("/dev/shm/fq-")
+    fq.unlink(path)  # the queue is gone; what was received stays
+    assert np.array_equal(a, b)
+    b[0] = -1.0  # private: the write copies one page
+    assert b[0] == -1.0 and b[1] == 1.0
+    assert bytes(view[:3]) == b"zzz" and view.nbytes == 1_000_000
+
+
 def test_numpy_and_bytes_are_not_copied_into_the_pickle():
     a = np.ones((512, 512), dtype=np.uint8)
     parts = fq.dumps(a)

@@ -127,3 +127,37 @@ def test_pickled_message_format_as_another_language_reads_it(path, fqctl):
     second = out[end + 1:]  # fqctl ends each message with a newline
     _, bufs, end = parse(second)
     assert bufs == [blob] and second[end:] == b"\n"
+
+
+def test_send_many_and_recv_many_move_small_messages_in_batches(path):
+    msgs = [b"m%05d" % i + b"x" * (i % 300) for i in range(5000)]
+    with fq.Queue(path) as q:
+        assert q.send_many(msgs) == len(msgs)
+        got = []
+        while len(got) < len(msgs):
+            batch = q.recv_many(max=1000, timeout=5)
+            assert 1 <= len(batch) <= 1000
+            got += batch
+        assert got == msgs
+        assert q.stats()["received"] == len(msgs)
+        with pytest.raises(fq.WouldBlock):
+            q.recv_many(timeout=0)
+
+
+def test_recv_many_hands_a_message_larger_than_its_size_alone(path):
+    with fq.Queue(path) as q:
+        q.send_many([b"a" * 100, b"b" * 5000, b"c"])
+        assert q.recv_many(size=200) == [b"a" * 100]
+        assert q.recv_many(size=200) == [b"b" * 5000]
+        assert q.recv_many(size=200) == [b"c"]
+
+
+def test_send_many_says_how_many_went_when_the_queue_is_full(path):
+    with fq.Queue(path, maxsize=3) as q:
+        with pytest.raises(fq.WouldBlock) as e:
+            q.send_many([b"1", b"2", b"3", b"4", b"5"], timeout=0)
+        assert e.value.sent == 3
+        with pytest.raises(fq.Timeout) as e:
+            q.send_many([b"4", b"5"], timeout=0.1)
+        assert e.value.sent == 0
+        assert q.recv_many() == [b"1", b"2", b"3"]
