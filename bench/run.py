@@ -39,7 +39,7 @@ def runners(args):
     return {
         "c": ([os.path.join(args.build, "bench", "fq_bench")], env),
         "python": ([args.python, os.path.join(HERE, "python", "runner.py")], py_env),
-        "ruby": (["ruby", "-I", rb_lib, os.path.join(HERE, "ruby", "runner.rb")], env),
+        "ruby": ([args.ruby, "-I", rb_lib, os.path.join(HERE, "ruby", "runner.rb")], env),
     }
 
 
@@ -161,6 +161,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--python", default="/usr/bin/python3", help="Debian's, with its modules")
+    ap.add_argument("--ruby", default="/usr/bin/ruby", help="the Ruby fq was built for")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     if args.quick:
@@ -197,7 +198,7 @@ def main():
     if not args.smoke:
         import report  # matplotlib only where plots are drawn
 
-        report.write(args.out, points, elapsed, sys.argv[1:])
+        report.write(args.out, points, elapsed, sys.argv[1:], args.reps, args.seconds)
     print(f"run.py: {len(points)} points, {len(failed)} failed, {elapsed:.0f} s", file=sys.stderr)
     return 1 if failed else 0
 
