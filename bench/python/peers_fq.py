@@ -8,13 +8,19 @@ and use it as multiprocessing's fork start method would hand it to them.
 
 import fq
 
+DEFAULT_MAX_MSG = 64 << 20
+PICKLE_ROOM = 4096  # put() sends a header and the pickle before the buffer
+
 
 class FqQueue:
     """fq.Queue as a multiprocessing.Queue: put and get pickle the object,
     NumPy arrays and large bytes out of band."""
 
     def __init__(self, path, size, senders, receivers):
-        self.q = fq.Queue(path)
+        # A 64 MiB object is more than fq's default largest message (64 MiB)
+        # once put() adds its header: a larger max_msg, as its user would.
+        big = size + PICKLE_ROOM > DEFAULT_MAX_MSG
+        self.q = fq.Queue(path, max_msg=size + PICKLE_ROOM if big else 0)
 
     def open(self, sending, index):
         return self
