@@ -162,10 +162,13 @@ def main():
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--python", default="/usr/bin/python3", help="Debian's, with its modules")
     ap.add_argument("--ruby", default="/usr/bin/ruby", help="the Ruby fq was built for")
-    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--out", help="default bench/results; with --quick, BUILD/bench/results-quick")
     args = ap.parse_args()
     if args.quick:
         args.reps, args.seconds = 1, 0.3
+    if args.out is None:  # a quick run never overwrites the full run's results
+        quick = os.path.join(args.build, "bench", "results-quick")
+        args.out = quick if args.quick else os.path.join(HERE, "results")
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else SIZES
     if args.smoke and not args.sizes:
         sizes = [64, 65536, 1 << 20]

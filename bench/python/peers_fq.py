@@ -58,7 +58,8 @@ class FqRecvInto(FqRaw):
         self.size = size
 
     def open(self, sending, index):
-        self.buf = bytearray(self.size)
+        if not sending:
+            self.buf = bytearray(self.size)
         return self
 
     def recv(self):
