@@ -64,7 +64,8 @@ def run_once(cmd, env, argv, timeout):
         result = {"status": "error"}
     if p.returncode != 0 or result["status"] not in ("ok", "na"):
         result["error"] = (p.stderr.strip() or f"exit status {p.returncode}")[-400:]
-        print(f"  {' '.join(argv)}: {result['status']}: {result['error']}", file=sys.stderr)
+        print(f"  {' '.join(cmd[-1:] + argv)}: {result['status']}: {result['error']}",
+              file=sys.stderr)
     return result
 
 
@@ -172,6 +173,9 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else SIZES
     if args.smoke and not args.sizes:
         sizes = [64, 65536, 1 << 20]
+    if not args.smoke:
+        import report  # here, not at the end: a missing matplotlib fails before the runs
+
     only = set(filter(None, args.peers.split(",")))
     all_runners = runners(args)
     started = time.monotonic()
@@ -199,8 +203,6 @@ def main():
         print(f"run.py: {p['lang']} {p['name']} {p['workload']} {p['senders']}x{p['receivers']} "
               f"{p['size']} B: {p['status'].upper()} {p.get('error', '')}", file=sys.stderr)
     if not args.smoke:
-        import report  # matplotlib only where plots are drawn
-
         report.write(args.out, points, elapsed, sys.argv[1:], args.reps, args.seconds)
     print(f"run.py: {len(points)} points, {len(failed)} failed, {elapsed:.0f} s", file=sys.stderr)
     return 1 if failed else 0
