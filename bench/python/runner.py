@@ -302,15 +302,15 @@ def latency(cls, kind, path, seconds, out):
 
 def main(argv):
     if argv == ["--list"]:
-        for pid, (_, _, name) in PEERS.items():
-            print(f"{pid}\t{name}")
+        for peer_id, (_, _, name) in PEERS.items():
+            print(f"{peer_id}\t{name}")
         return 0
     if len(argv) < 2 or argv[0] not in PEERS:
         print(__doc__, file=sys.stderr)
         return 2
     cls, kind, _ = PEERS[argv[0]]
     workload, nums = argv[1], [float(a) for a in argv[2:]]
-    size, senders, receivers = (int(nums[0]), int(nums[1]), int(nums[2])) if len(nums) == 4 else (PING, 1, 1)
+    size, senders, receivers = [int(n) for n in nums[:3]] if len(nums) == 4 else (PING, 1, 1)
     out = {"lang": "python", "peer": argv[0], "workload": workload, "size": size,
            "senders": senders, "receivers": receivers}
     directory = tempfile.mkdtemp(prefix="fq-bench-")
