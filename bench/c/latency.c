@@ -84,6 +84,11 @@ void run_latency(const bench_peer *p, const char *dir, double seconds, bench_res
   void *chan[2];
   pid_t kids[2];
   cpu_set_t all, one;
+  if (p->latency_na) {
+    out->status = "na";
+    out->na = p->latency_na;
+    return;
+  }
   snprintf(path[0], sizeof path[0], "%s/ping", dir);
   snprintf(path[1], sizeof path[1], "%s/pong", dir);
   for (int i = 0; i < 2; ++i) {

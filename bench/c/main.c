@@ -24,8 +24,12 @@ static const struct {
   const char *id;
   const bench_peer *peer;
 } peers[] = {
-    {"fq", &bench_peer_fq},   {"fifo", &bench_peer_fifo},
-    {"mq", &bench_peer_mq},   {"seqpacket", &bench_peer_seqpacket},
+    {"fq", &bench_peer_fq},
+    {"fq-batch", &bench_peer_fq_batch},
+    {"fq-in-place", &bench_peer_fq_in_place},
+    {"fifo", &bench_peer_fifo},
+    {"mq", &bench_peer_mq},
+    {"seqpacket", &bench_peer_seqpacket},
 #ifdef FQ_BENCH_ZMQ
     {"zmq", &bench_peer_zmq},
 #else

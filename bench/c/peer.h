@@ -36,9 +36,12 @@ typedef struct {
   const void *(*recv)(void *end, void *buf, uint32_t cap, uint32_t *len);
   void (*close)(void *end); /* a sender's close returns once all it sent is delivered */
   void (*destroy)(void *chan);
+  const char *latency_na; /* why it has no ping-pong (a batch waits to fill), or NULL */
 } bench_peer;
 
 extern const bench_peer bench_peer_fq;
+extern const bench_peer bench_peer_fq_batch;
+extern const bench_peer bench_peer_fq_in_place;
 extern const bench_peer bench_peer_fifo;
 extern const bench_peer bench_peer_mq;
 extern const bench_peer bench_peer_seqpacket;

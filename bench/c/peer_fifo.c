@@ -121,4 +121,4 @@ static void fifo_destroy(void *chan) {
 }
 
 const bench_peer bench_peer_fifo = {"bare FIFO", fifo_create, fifo_open_end, fifo_send,
-                                    fifo_recv,   fifo_close,  fifo_destroy};
+                                    fifo_recv,   fifo_close,  fifo_destroy,  NULL};

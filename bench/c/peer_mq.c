@@ -120,4 +120,4 @@ static void mq_destroy(void *chan) {
 }
 
 const bench_peer bench_peer_mq = {"POSIX mq",  mq_create,    mq_open_end, mq_send_one,
-                                  mq_recv_one, mq_close_end, mq_destroy};
+                                  mq_recv_one, mq_close_end, mq_destroy,  NULL};

@@ -86,4 +86,4 @@ static void seq_destroy(void *chan) {
 }
 
 const bench_peer bench_peer_seqpacket = {"seqpacket", seq_create, seq_open_end, seq_send,
-                                         seq_recv,    seq_close,  seq_destroy};
+                                         seq_recv,    seq_close,  seq_destroy,  NULL};

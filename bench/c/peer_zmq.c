@@ -95,4 +95,4 @@ static void zmq_destroy(void *chan) {
 } /* the receivers' endpoints go with the run's directory */
 
 const bench_peer bench_peer_zmq = {"ZeroMQ",     zmq_create,    zmq_open_end, zmq_send_one,
-                                   zmq_recv_one, zmq_close_end, zmq_destroy};
+                                   zmq_recv_one, zmq_close_end, zmq_destroy,  NULL};

@@ -1,12 +1,15 @@
-"""fq's Python peers, each the way a user would call it. A variant (a batch
-call, a zero-copy receive returning a NumPy array over the mapping) is one
-more class here and one line in runner.PEERS.
+"""fq's Python peers, each the way a user would call it, its variants
+included (batch calls; recv_view, a NumPy array over the mapping): one class
+here and one line in runner.PEERS each.
 
 A channel is made in the runner before it forks; the children inherit it
 and use it as multiprocessing's fork start method would hand it to them.
 """
 
+import collections
+
 import fq
+import numpy as np
 
 DEFAULT_MAX_MSG = 64 << 20
 PICKLE_ROOM = 4096  # put() sends a header and the pickle before the buffer
@@ -65,3 +68,50 @@ class FqRecvInto(FqRaw):
     def recv(self):
         n = self.q.recv_into(self.buf)
         return memoryview(self.buf)[:n]
+
+
+class FqRecvView(FqRaw):
+    """Raw bytes received as a memoryview (recv_view): from 256 KiB up the
+    sender's shared memory mapped in place, no copy."""
+
+    def recv(self):
+        return self.q.recv_view()
+
+
+class FqNumpyView(FqRecvView):
+    """NumPy arrays sent raw and received as an array over the mapping."""
+
+    def recv(self):
+        return np.frombuffer(self.q.recv_view(), np.uint8)
+
+
+class FqBatch(FqRaw):
+    """Batch calls: the sender gathers up to 64 messages for one send_many,
+    the receiver takes all that wait with one recv_many and hands them out
+    one by one."""
+
+    BATCH = 64
+    latency_na = "a batch waits to fill"
+
+    def open(self, sending, index):
+        self.gathered, self.received = [], collections.deque()
+        return self
+
+    def send(self, msg):
+        self.gathered.append(msg)
+        if len(self.gathered) == self.BATCH:
+            self._flush()
+
+    def recv(self):
+        if not self.received:
+            self.received.extend(self.q.recv_many())
+        return self.received.popleft()
+
+    def close(self):
+        self._flush()
+        super().close()
+
+    def _flush(self):
+        if self.gathered:
+            self.q.send_many(self.gathered)
+            self.gathered.clear()

@@ -34,6 +34,9 @@ PEERS = {
     "fq-queue-numpy": (peers_fq.FqQueue, "numpy", "fq.Queue put/get, NumPy"),
     "fq-raw": (peers_fq.FqRaw, "bytes", "fq send/recv, bytes"),
     "fq-recv-into": (peers_fq.FqRecvInto, "bytes", "fq send/recv_into"),
+    "fq-recv-view": (peers_fq.FqRecvView, "bytes", "fq send/recv_view"),
+    "fq-numpy-view": (peers_fq.FqNumpyView, "numpy", "fq send/recv_view, NumPy"),
+    "fq-batch": (peers_fq.FqBatch, "bytes", "fq send_many/recv_many"),
     "mp-queue-bytes": (peers_mp.MpQueue, "bytes", "multiprocessing.Queue, bytes"),
     "mp-queue-numpy": (peers_mp.MpQueue, "numpy", "multiprocessing.Queue, NumPy"),
     "mp-pipe": (peers_mp.MpPipe, "bytes", "multiprocessing.Pipe send_bytes"),
@@ -258,6 +261,8 @@ def pinger(ping, pong, kind, seconds, result, gate):
 def latency(cls, kind, path, seconds, out):
     """Ping-pong on two channels, both ends pinned to one CPU: see
     bench/c/latency.c for why."""
+    if getattr(cls, "latency_na", None):
+        raise peers_mp.NotAvailable(cls.latency_na)
     ping = cls(path + "-ping", PING, 1, 1)
     pong = cls(path + "-pong", PING, 1, 1)
     shared = mmap.mmap(-1, 32)
