@@ -70,6 +70,12 @@ TEST_F(Ownership, AGroupSharedQueueCarriesLargeMessagesBetweenItsUsers) {
   // so the receiver cannot rename the owner's payload file: it must still get
   // the message, and the one behind it.
   const std::string path = dir_.file("team.fifo");
+  // Where /dev/shm is not the usual shared tmpfs (a chroot that bind-mounts
+  // /dev alone sees root's bare directory), a user cannot make payload files:
+  // the large send must then fail cleanly and the queue go on.
+  struct stat shm;
+  ASSERT_EQ(::stat("/dev/shm", &shm), 0);
+  const bool shared_shm = (shm.st_mode & 01777) == 01777;
   ASSERT_EQ(as_other_user([&] {
               ::umask(007);
               fq_opts o = FQ_OPTS_INIT;
@@ -77,7 +83,8 @@ TEST_F(Ownership, AGroupSharedQueueCarriesLargeMessagesBetweenItsUsers) {
               fq_queue *q = nullptr;
               if (fq_open_opts(path.c_str(), FQ_WRITE | FQ_CREATE, &o, &q) != 0) return 1;
               const auto big = make_msg(1, 0, 1 << 20);
-              if (fq_send(q, big.data(), big.size()) != 0) return 2;
+              const int sent = fq_send(q, big.data(), big.size());
+              if (sent != (shared_shm ? 0 : FQ_EACCES)) return 2;
               if (fq_send(q, "behind it", 9) != 0) return 3;
               return fq_close(q);  // what is in the pipe moves to the state file
             }),
@@ -89,8 +96,10 @@ TEST_F(Ownership, AGroupSharedQueueCarriesLargeMessagesBetweenItsUsers) {
     std::vector<uint8_t> buf(1 << 20);
     size_t len = 0;
     uint32_t s, seq;
-    if (fq_recv_timeout(q, buf.data(), buf.size(), &len, 1000) != 0) return 2;
-    if (!check_msg(buf.data(), len, s, seq) || len != buf.size()) return 3;
+    if (shared_shm) {
+      if (fq_recv_timeout(q, buf.data(), buf.size(), &len, 1000) != 0) return 2;
+      if (!check_msg(buf.data(), len, s, seq) || len != buf.size()) return 3;
+    }
     if (fq_recv_timeout(q, buf.data(), buf.size(), &len, 1000) != 0) return 4;
     if (std::string(reinterpret_cast<char *>(buf.data()), len) != "behind it") return 5;
     return fq_close(q);
