@@ -79,6 +79,9 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$dir/mnesia" "$dir/log"
 echo "[]." >"$dir/enabled_plugins"
+# The node is fqtest…@localhost: resolve localhost inside Erlang itself, so a
+# machine (or a fresh chroot) without an /etc/hosts entry for it works too.
+printf '{host, {127,0,0,1}, ["localhost"]}.\n{lookup, [file, native]}.\n' >"$dir/erl_inetrc"
 : >"$dir/rabbitmq-env.conf"
 cat >"$dir/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$port
@@ -92,7 +95,7 @@ export RABBITMQ_NODENAME="$node" RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="
 export ERL_EPMD_PORT="$epmd_port" RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log"
 export RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf"
 export RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf" RABBITMQ_PID_FILE="$dir/pid"
-export RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
+export RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" ERL_INETRC="$dir/erl_inetrc"
 
 start_node
 export FQ_BROKER="amqp://guest:guest@127.0.0.1:$port/%2f"
