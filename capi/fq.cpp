@@ -82,6 +82,7 @@ int fq_open_opts(const char *path, int flags, const fq_opts *opts, fq_queue **ou
       if (in.room_bytes) o.limits.room_bytes = in.room_bytes;
       if (in.room_msgs) o.limits.room_msgs = in.room_msgs;
       o.limits.pipe_size = in.pipe_size;
+      o.broker = in.broker;  // NULL unless the caller's fq_opts has the field
       if (in.mode > 0777) return Errc::INVAL;
     }
     std::unique_ptr<fq::Transport> t;

@@ -1,5 +1,5 @@
-// Picks the transport for a queue name. Today every name is a FIFO path; the
-// broker transport will be chosen here (FQ_BROKER), behind the same seam.
+// Picks the transport for a queue name: the broker's (core/broker.md) when
+// the options or FQ_BROKER in the environment name one, else the FIFO at the path.
 #pragma once
 #include <memory>
 

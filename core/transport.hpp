@@ -33,6 +33,8 @@ constexpr int kDurable = 1 << 16;
 struct OpenOptions {
   mode_t mode = 0600;
   Limits limits;  // zero fields take the defaults
+  // The broker's AMQP URI; null: FQ_BROKER from the environment; "": a FIFO.
+  const char *broker = nullptr;
 };
 
 struct Stats {

@@ -57,10 +57,12 @@ TEST(Batch, EveryMessageArrivesWholeAndInOrderAcrossProcesses) {
   EXPECT_LT(calls, sizes.size()) << "no call took more than one message";
   fq_stats s = FQ_STATS_INIT;
   ASSERT_EQ(fq_get_stats(q, &s), 0);
-  EXPECT_EQ(s.sent, sizes.size());
-  EXPECT_EQ(s.received, sizes.size());
   EXPECT_EQ(s.queued_msgs, 0u);
-  EXPECT_EQ(s.unfinished, sizes.size());
+  if (!over_broker()) {  // queue-wide counters (core/broker.md)
+    EXPECT_EQ(s.sent, sizes.size());
+    EXPECT_EQ(s.received, sizes.size());
+    EXPECT_EQ(s.unfinished, sizes.size());
+  }
   fq_close(q);
 }
 
@@ -114,7 +116,9 @@ TEST(Batch, SendHonoursTheRoomAndSaysHowManyWent) {
   ASSERT_EQ(fq_get_stats(q, &s), 0);
   EXPECT_EQ(s.queued_msgs, 3u);
   EXPECT_EQ(s.sent, 3u);
-  EXPECT_EQ(s.unfinished, 3u);  // what did not go is not counted
+  if (!over_broker()) {
+    EXPECT_EQ(s.unfinished, 3u);  // what did not go is not counted
+  }
   fq_close(q);
 }
 

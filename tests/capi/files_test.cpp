@@ -161,7 +161,7 @@ TEST(BadInput, EveryFunctionRejectsNonsenseWithACode) {
       {"close NULL", fq_close(nullptr), FQ_EINVAL},
       {"unlink NULL", fq_unlink(nullptr), FQ_EINVAL},
       {"task_done NULL", fq_task_done(nullptr), FQ_EINVAL},
-      {"task_done with nothing sent", fq_task_done(q), FQ_EINVAL},
+      {"task_done with nothing sent", fq_task_done(q), over_broker() ? FQ_ENOTSUP : FQ_EINVAL},
       {"join NULL", fq_join(nullptr, 0), FQ_EINVAL},
       {"recv_msg NULL out", fq_recv_msg(q, nullptr, 0), FQ_EINVAL},
       {"lease lease_ms -2", fq_lease(q, &msg, -2, 0), FQ_EINVAL},

@@ -303,14 +303,23 @@ TEST(Retries, ThreeFailuresLandInTheDeadLetterQueueWithTheirHistory) {
   EXPECT_EQ(fq_msg_deaths(m), 1u);
   EXPECT_STREQ(fq_msg_reason(m), "boom 3");
   char real[PATH_MAX];
-  ASSERT_NE(realpath(path.c_str(), real), nullptr);
-  EXPECT_STREQ(fq_msg_origin(m), real);
+  if (over_broker()) {
+    EXPECT_STREQ(fq_msg_origin(m), path.c_str());  // a queue name, as given
+  } else {
+    ASSERT_NE(realpath(path.c_str(), real), nullptr);
+    EXPECT_STREQ(fq_msg_origin(m), real);
+  }
   EXPECT_EQ(fq_msg_permanent(m), 0);
   EXPECT_GE(fq_msg_first_death_ms(m), wall0);
   EXPECT_EQ(fq_msg_first_death_ms(m), fq_msg_last_death_ms(m));
   EXPECT_GE(fq_msg_last_death_ms(m), fq_msg_enqueued_ms(m));
   EXPECT_GE(fq_msg_enqueued_ms(m), wall0);
   fq_msg_free(m);
+  if (over_broker()) {  // no dead log; counters are the handle's own (core/broker.md)
+    fq_close(dlq);
+    fq_close(q);
+    return;
+  }
   // The durable record says the same.
   fq_dead_log *log = nullptr;
   ASSERT_EQ(fq_dead_open(path.c_str(), &log), 0);

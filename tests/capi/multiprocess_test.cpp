@@ -200,11 +200,13 @@ TEST(Fork, ChildMayUseAndCloseAnInheritedHandle) {
   ASSERT_EQ(fq_recv_timeout(q, buf, sizeof buf, &len, 5000), 0);
   EXPECT_EQ(std::string(buf, len), "from child");
   // The state file's lock is still shared, not stuck exclusive by the child.
-  const int fd = ::open((path + ".fq-state").c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  EXPECT_EQ(::flock(fd, LOCK_SH | LOCK_NB), 0);
-  EXPECT_NE(::flock(fd, LOCK_EX | LOCK_NB), 0) << "the parent's hold on the queue was lost";
-  ::close(fd);
+  if (!over_broker()) {
+    const int fd = ::open((path + ".fq-state").c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(::flock(fd, LOCK_SH | LOCK_NB), 0);
+    EXPECT_NE(::flock(fd, LOCK_EX | LOCK_NB), 0) << "the parent's hold on the queue was lost";
+    ::close(fd);
+  }
   ASSERT_EQ(fq_send(q, "after", 5), 0);
   fq_close(q);
   fq_queue *r = open_or_die(path, FQ_READ);

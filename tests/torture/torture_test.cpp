@@ -1,9 +1,9 @@
 // Torture: many senders and receivers (4x4 and 8x8) with random sizes up to
 // 4 MiB, sent one by one or in batches and received copied, mapped in place
 // or in batches, with and without a chaos loop that SIGKILLs any of them at
-// random moments, in plain, lease and mixed mode. Every process writes what it did to its own log
-// (one write per record, so a kill loses at most the record in flight), and
-// the parent accounts for every message at the end. Each test is bounded: a
+// random moments, in plain, lease and mixed mode. Every process writes what
+// it did to its own log (one write per record, so a kill loses at most the
+// record in flight), and the parent accounts for every message at the end. Each test is bounded: a
 // fixed number of messages or kills, and timeouts on every wait.
 #include <fcntl.h>
 #include <sys/stat.h>
