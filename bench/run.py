@@ -171,7 +171,7 @@ def main():
     ap.add_argument("--ruby", default="/usr/bin/ruby", help="the Ruby fq was built for")
     ap.add_argument("--out", help="default bench/results; with --quick, BUILD/bench/results-quick")
     ap.add_argument("--broker", action="store_true",
-                    help="fq over RabbitMQ against librabbitmq and pika instead (needs rabbitmq-server)")
+                    help="fq over RabbitMQ against librabbitmq and pika instead (bench/README.md)")
     args = ap.parse_args()
     if args.broker:
         broker.use_node()  # runs run.py again under a private node unless FQ_BROKER is set
@@ -180,7 +180,8 @@ def main():
     if args.out is None:  # a quick run never overwrites the full run's results
         quick = os.path.join(args.build, "bench", "results-quick")
         args.out = quick if args.quick else os.path.join(HERE, "results")
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else broker.SIZES if args.broker else SIZES
+    default_sizes = broker.SIZES if args.broker else SIZES
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else default_sizes
     if args.smoke and not args.sizes:
         sizes = [64, 65536, 1 << 20]
     if not args.smoke:
