@@ -29,7 +29,6 @@ for call, so that the difference is fq's own cost:
 import os
 import time
 
-import fq
 import pika
 import pika.exceptions
 
