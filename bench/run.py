@@ -15,6 +15,10 @@ status is then 1.
 
 --smoke: every peer once, at a few sizes, with a fixed small count and no
 files written: the CI test of every peer's delivery, never of its speed.
+
+--broker: instead of the local suite, fq over RabbitMQ against librabbitmq
+and pika (broker.py), 1 -> 1 only, on the broker FQ_BROKER names or else on
+a private node started for the run; writes broker.md and broker.json.
 """
 
 import argparse
@@ -24,6 +28,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import broker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [64, 4096, 65536, 1 << 20, 8 << 20, 64 << 20]
@@ -73,7 +79,7 @@ def calibrate(cmd, env, point, args):
     """Messages per sender so that a run lasts about --seconds; None if the
     peer cannot run (or failed) here, and then that probe's result."""
     senders, receivers, size = point
-    count = max(2, (4 << 20) // size // senders)
+    count = broker.FIRST_COUNT if args.broker else max(2, (4 << 20) // size // senders)
     while True:
         r = run_once(cmd, env, ["throughput", str(size), str(senders), str(receivers), str(count)],
                      timeout=60 + 20 * args.seconds)
@@ -164,13 +170,18 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3", help="Debian's, with its modules")
     ap.add_argument("--ruby", default="/usr/bin/ruby", help="the Ruby fq was built for")
     ap.add_argument("--out", help="default bench/results; with --quick, BUILD/bench/results-quick")
+    ap.add_argument("--broker", action="store_true",
+                    help="fq over RabbitMQ against librabbitmq and pika instead (bench/README.md)")
     args = ap.parse_args()
+    if args.broker:
+        broker.use_node()  # runs run.py again under a private node unless FQ_BROKER is set
     if args.quick:
         args.reps, args.seconds = 1, 0.3
     if args.out is None:  # a quick run never overwrites the full run's results
         quick = os.path.join(args.build, "bench", "results-quick")
         args.out = quick if args.quick else os.path.join(HERE, "results")
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else SIZES
+    default_sizes = broker.SIZES if args.broker else SIZES
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else default_sizes
     if args.smoke and not args.sizes:
         sizes = [64, 65536, 1 << 20]
     if not args.smoke:
@@ -182,9 +193,14 @@ def main():
     points = []  # every measured point, summarised
     for lang in args.lang.split(","):
         cmd, env = all_runners[lang]
-        peers = [(pid, name) for pid, name in list_peers(cmd, env, lang) if not only or pid in only]
+        peers = [(pid, name) for pid, name in list_peers(cmd, env, lang)
+                 if (not only or pid in only) and broker.is_broker_peer(pid) == args.broker]
+        if not peers:
+            continue
         names = dict(peers)
-        workloads = [("throughput", (1, 1, s)) for s in sizes] + [("throughput", MANY), ("latency", None)]
+        workloads = [("throughput", (1, 1, s)) for s in sizes]
+        if not args.broker:
+            workloads += [("throughput", MANY), ("latency", None)]
         for workload, point in workloads:
             label = "latency" if point is None else f"{point[0]}x{point[1]} {point[2]} B"
             print(f"{lang}: {label}", file=sys.stderr, flush=True)
@@ -203,7 +219,8 @@ def main():
         print(f"run.py: {p['lang']} {p['name']} {p['workload']} {p['senders']}x{p['receivers']} "
               f"{p['size']} B: {p['status'].upper()} {p.get('error', '')}", file=sys.stderr)
     if not args.smoke:
-        report.write(args.out, points, elapsed, sys.argv[1:], args.reps, args.seconds)
+        (broker.write if args.broker else report.write)(args.out, points, elapsed, sys.argv[1:],
+                                                         args.reps, args.seconds)
     print(f"run.py: {len(points)} points, {len(failed)} failed, {elapsed:.0f} s", file=sys.stderr)
     return 1 if failed else 0
 

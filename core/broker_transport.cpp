@@ -309,7 +309,8 @@ void BrokerTransport::forget_lease(Received &m) noexcept {
   if (leased_ > 0) --leased_;
 }
 
-Errc BrokerTransport::read_content(Delivery &out, const Deadline &d) noexcept {
+Errc BrokerTransport::read_content(Delivery &out, const Deadline &d, void *dest,
+                                   size_t cap) noexcept {
   try {
     amqp_frame_t f;
     if (Errc e = conn_.wait_frame(f, d); e != Errc::ok) return e;
@@ -325,7 +326,16 @@ Errc BrokerTransport::read_content(Delivery &out, const Deadline &d) noexcept {
       out.r.env = Envelope{};
       out.r.env.attempts = 1;
     }
-    out.r.data.reset(new uint8_t[size > 0 ? size : 1]);
+    // A plain receive's body goes straight into the caller's buffer when it
+    // fits: a buffer of our own would cost an allocation (fresh pages, for a
+    // large one) and a second copy per message.
+    out.in_dest = dest != nullptr && size <= cap;
+    if (out.in_dest) {
+      out.r.data.reset();
+    } else {
+      out.r.data.reset(new uint8_t[size > 0 ? size : 1]);
+    }
+    uint8_t *to = out.in_dest ? static_cast<uint8_t *>(dest) : out.r.data.get();
     out.r.len = size;
     for (size_t got = 0; got < size;) {
       if (Errc e = conn_.wait_frame(f, d); e != Errc::ok) return e;
@@ -333,8 +343,7 @@ Errc BrokerTransport::read_content(Delivery &out, const Deadline &d) noexcept {
         conn_.drop();
         return Errc::BROKER;
       }
-      std::memcpy(out.r.data.get() + got, f.payload.body_fragment.bytes,
-                  f.payload.body_fragment.len);
+      std::memcpy(to + got, f.payload.body_fragment.bytes, f.payload.body_fragment.len);
       got += f.payload.body_fragment.len;
     }
     amqp_maybe_release_buffers(conn_.get());
@@ -345,7 +354,8 @@ Errc BrokerTransport::read_content(Delivery &out, const Deadline &d) noexcept {
   }
 }
 
-Errc BrokerTransport::get_once(Delivery &out, bool &empty, const Deadline &d) noexcept {
+Errc BrokerTransport::get_once(Delivery &out, bool &empty, const Deadline &d, void *dest,
+                               size_t cap) noexcept {
   empty = false;
   conn_.bound(d);
   const amqp_rpc_reply_t r =
@@ -361,11 +371,11 @@ Errc BrokerTransport::get_once(Delivery &out, bool &empty, const Deadline &d) no
   ++counts_.received;
   out.r.lease = lease_of(out.tag);
   out.r.leased = false;
-  return read_content(out, d);
+  return read_content(out, d, dest, cap);
 }
 
-Errc BrokerTransport::take(std::unique_lock<std::mutex> &lock, Delivery &out,
-                           const Deadline &d) noexcept {
+Errc BrokerTransport::take(std::unique_lock<std::mutex> &lock, Delivery &out, const Deadline &d,
+                           void *dest, size_t cap) noexcept {
   const SignalsHeld held;
   int64_t pause = 1;
   bool reconnected = false;
@@ -379,7 +389,7 @@ Errc BrokerTransport::take(std::unique_lock<std::mutex> &lock, Delivery &out,
     }
     bool empty = false;
     Errc e = conn_.ensure(d);
-    if (e == Errc::ok) e = get_once(out, empty, d);
+    if (e == Errc::ok) e = get_once(out, empty, d, dest, cap);
     if (e == Errc::BROKER && !reconnected && !d.expired()) {
       reconnected = true;  // once per call: a broker that is down is an error, not a hang
       continue;
@@ -407,15 +417,17 @@ Errc BrokerTransport::recv(void *buf, size_t cap, size_t *len, bool peek,
   if ((flags_ & kRead) == 0) return Errc::BADF;
   std::unique_lock<std::mutex> lock(mutex_);
   Delivery m;
-  if (Errc e = take(lock, m, d); e != Errc::ok) return e;
+  // A peek keeps the message: it must not land in buf, only its length.
+  if (Errc e = take(lock, m, d, peek ? nullptr : buf, cap); e != Errc::ok) return e;
   *len = m.r.len;
   if (peek || m.r.len > cap) {
-    // Kept, unacknowledged, for this handle's next receive.
+    // Kept, unacknowledged, for this handle's next receive (in r.data: a
+    // body larger than cap, or a peek, is never read into buf).
     parked_ = std::move(m);
     has_parked_ = true;
     return peek ? Errc::ok : Errc::TOOSMALL;
   }
-  if (m.r.len > 0) std::memcpy(buf, m.r.data.get(), m.r.len);
+  if (!m.in_dest && m.r.len > 0) std::memcpy(buf, m.r.data.get(), m.r.len);
   // A lost ack means the broker delivers it again: a duplicate, never a loss.
   settle(m.tag, false);
   return Errc::ok;

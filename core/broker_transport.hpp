@@ -44,6 +44,7 @@ class BrokerTransport final : public Transport {
   struct Delivery {
     Received r;
     uint64_t tag = 0;
+    bool in_dest = false;  // the body went straight into the caller's buffer, not r.data
   };
 
   BrokerTransport(std::string name, int flags, const Limits &limits)
@@ -59,10 +60,13 @@ class BrokerTransport final : public Transport {
   // Publishes to `queue` and waits for the broker's confirm.
   Errc publish(const std::string &queue, const Envelope *env, const amqp_bytes_t &body,
                const Deadline &d) noexcept;
-  // Takes the next message (the parked one first), waiting until d.
-  Errc take(std::unique_lock<std::mutex> &lock, Delivery &out, const Deadline &d) noexcept;
-  Errc get_once(Delivery &out, bool &empty, const Deadline &d) noexcept;
-  Errc read_content(Delivery &out, const Deadline &d) noexcept;
+  // Takes the next message (the parked one first), waiting until d. A body
+  // that fits `dest` (cap bytes; null: none) is read into it, not r.data.
+  Errc take(std::unique_lock<std::mutex> &lock, Delivery &out, const Deadline &d,
+            void *dest = nullptr, size_t cap = 0) noexcept;
+  Errc get_once(Delivery &out, bool &empty, const Deadline &d, void *dest, size_t cap) noexcept;
+  Errc read_content(Delivery &out, const Deadline &d, void *dest = nullptr,
+                    size_t cap = 0) noexcept;
   Errc settle(uint64_t tag, bool requeue,
               amqp_channel_t channel = BrokerConnection::kChannel) noexcept;
   // The generation-tagged lease handle of a delivery, and back.

@@ -35,6 +35,13 @@ static const struct {
 #else
     {"zmq", NULL}, /* listed anyway: a run fails, loudly, rather than the peer going missing */
 #endif
+#ifdef FQ_BENCH_BROKER /* run only by run.py --broker: they need a RabbitMQ node */
+    {"fq-broker", &bench_peer_fq_broker},
+    {"librabbitmq", &bench_peer_rabbitmq},
+#else
+    {"fq-broker", NULL},
+    {"librabbitmq", NULL},
+#endif
 };
 enum { NPEERS = sizeof peers / sizeof peers[0] };
 

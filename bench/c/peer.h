@@ -46,6 +46,8 @@ extern const bench_peer bench_peer_fifo;
 extern const bench_peer bench_peer_mq;
 extern const bench_peer bench_peer_seqpacket;
 extern const bench_peer bench_peer_zmq;
+extern const bench_peer bench_peer_fq_broker;
+extern const bench_peer bench_peer_rabbitmq;
 
 /* Reports what failed and ends the process with status 2. */
 void bench_die(const char *what);

@@ -24,6 +24,7 @@ import tempfile
 import time
 
 import payload
+import peers_broker
 import peers_fq
 import peers_mp
 import peers_zmq
@@ -42,6 +43,10 @@ PEERS = {
     "mp-pipe": (peers_mp.MpPipe, "bytes", "multiprocessing.Pipe send_bytes"),
     "zmq-bytes": (peers_zmq.Zmq, "bytes", "ZeroMQ PUSH/PULL, bytes"),
     "zmq-numpy": (peers_zmq.ZmqNumpy, "numpy", "ZeroMQ PUSH/PULL, NumPy"),
+    # Run only by run.py --broker: they need a RabbitMQ node.
+    "fq-queue-broker": (peers_broker.FqQueueBroker, "bytes", "fq.Queue put/get (broker)"),
+    "fq-raw-broker": (peers_broker.FqRawBroker, "bytes", "fq send/recv (broker)"),
+    "pika": (peers_broker.Pika, "bytes", "pika"),
 }
 
 # Without news for this long the run is over: messages were lost, or (while
