@@ -22,6 +22,7 @@ constexpr int kPolicyCopies = 4;       // concurrent readers each borrow one (co
 constexpr int64_t kPolicyCacheNs = 1000000000;
 constexpr int64_t kCompanionRedeclareNs = 30ll * 1000000000;  // delay queues expire unused
 constexpr int kLeaseTagBits = 40;  // a lease: the connection's generation, then the delivery tag
+uint64_t delivery_tag(const Received &m) { return m.lease & ((1ull << kLeaseTagBits) - 1); }
 
 // The queue's name on the broker: the name given, lexically normalised as a
 // path, so "./jobs" and "jobs" (the same FIFO) are one queue too.
@@ -455,7 +456,7 @@ Errc BrokerTransport::ack(Received &m) noexcept {
   if (!m.leased) return Errc::ok;
   const bool current = lease_current(m);
   forget_lease(m);
-  if (!current || settle(m.lease & ((1ull << kLeaseTagBits) - 1), false) != Errc::ok) {
+  if (!current || settle(delivery_tag(m), false) != Errc::ok) {
     return Errc::LEASELOST;
   }
   return Errc::ok;
@@ -466,7 +467,7 @@ Errc BrokerTransport::abandon(Received &m) noexcept {
   if (!m.leased) return Errc::ok;
   const bool current = lease_current(m);
   forget_lease(m);
-  if (current) settle(m.lease & ((1ull << kLeaseTagBits) - 1), true);
+  if (current) settle(delivery_tag(m), true);
   return Errc::ok;
 }
 
@@ -487,7 +488,7 @@ Errc BrokerTransport::republish(Received &m, const std::string &queue,
   forget_lease(m);
   // Published but the original's lease went with a dropped connection: it
   // comes round once more.
-  if (!current || settle(m.lease & ((1ull << kLeaseTagBits) - 1), false) != Errc::ok) {
+  if (!current || settle(delivery_tag(m), false) != Errc::ok) {
     return Errc::LEASELOST;
   }
   return Errc::ok;
@@ -499,9 +500,7 @@ Errc BrokerTransport::retry(Received &m, const std::string &reason, int64_t dela
     std::lock_guard<std::mutex> lock(mutex_);
     Envelope env = m.env;
     const int64_t now = wall_ms();
-    env.reason = reason;
-    env.not_before_ms = now + delay_ms;
-    if (env.enqueued_ms == 0) env.enqueued_ms = now;
+    env.record_retry(reason, now, delay_ms);
     std::string queue = name_;
     if (delay_ms > 0) {
       // One queue per delay: RabbitMQ expires messages only at a queue's head.
@@ -535,14 +534,7 @@ Errc BrokerTransport::dead_letter(Received &m, const std::string &reason, bool p
     std::lock_guard<std::mutex> lock(mutex_);
     Envelope env = m.env;
     const int64_t now = wall_ms();
-    env.reason = reason;
-    env.origin = name_;
-    env.deaths += 1;
-    if (env.first_death_ms == 0) env.first_death_ms = now;
-    env.last_death_ms = now;
-    env.not_before_ms = 0;
-    env.flags = permanent ? Envelope::kPermanent : 0;
-    if (env.enqueued_ms == 0) env.enqueued_ms = now;
+    env.record_death(reason, name_, permanent, now);
     if (Errc e = declare_companion(dlq_name_, {text_arg("x-queue-type", "quorum")});
         e != Errc::ok) {
       return e;

@@ -1,5 +1,7 @@
 #include "envelope.hpp"
 
+#include <utility>
+
 #include <time.h>
 
 #include <algorithm>
@@ -54,6 +56,24 @@ int64_t wall_ms() noexcept {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void Envelope::record_death(const std::string &why, std::string at, bool permanent,
+                            int64_t now_ms) {
+  reason = why;
+  origin = std::move(at);
+  deaths += 1;
+  if (first_death_ms == 0) first_death_ms = now_ms;
+  last_death_ms = now_ms;
+  not_before_ms = 0;
+  flags = permanent ? kPermanent : 0;
+  if (enqueued_ms == 0) enqueued_ms = now_ms;
+}
+
+void Envelope::record_retry(const std::string &why, int64_t now_ms, int64_t delay_ms) {
+  reason = why;
+  not_before_ms = now_ms + delay_ms;
+  if (enqueued_ms == 0) enqueued_ms = now_ms;
 }
 
 }  // namespace fq

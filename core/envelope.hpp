@@ -29,6 +29,11 @@ struct Envelope {
 
   // Bytes encode() writes: origin and reason are cut to their maximums.
   size_t size() const noexcept;
+  // Records one more death on `origin` at `now_ms` (wall clock), why, and
+  // whether it was permanent: as a dead letter carries it (x-death).
+  void record_death(const std::string &why, std::string origin, bool permanent, int64_t now_ms);
+  // Records a retry: why, and not to be delivered before now + delay.
+  void record_retry(const std::string &why, int64_t now_ms, int64_t delay_ms);
   // Writes size() bytes to out.
   void encode(uint8_t *out) const noexcept;
   // Reads an envelope at the front of p[0..n); its size goes to *used.

@@ -1032,9 +1032,7 @@ Errc FifoTransport::retry(Received &m, const std::string &reason, int64_t delay_
   try {
     Envelope env = m.env;
     const int64_t now = wall_ms();
-    env.reason = reason;
-    env.not_before_ms = now + delay_ms;
-    if (env.enqueued_ms == 0) env.enqueued_ms = now;
+    env.record_retry(reason, now, delay_ms);
     const int64_t due = Deadline::now_ns() + delay_ms * 1000000;
     Errc e;
     if (m.leased) {
@@ -1072,20 +1070,13 @@ Errc FifoTransport::dead_letter(Received &m, const std::string &reason, bool per
   try {
     Envelope env = m.env;
     const int64_t now = wall_ms();
-    env.reason = reason;
     // Absolute, so a redrive from any directory finds the way back.
+    std::string origin = path_;
     if (char *abs = ::realpath(path_.c_str(), nullptr)) {
-      env.origin = abs;
+      origin = abs;
       std::free(abs);
-    } else {
-      env.origin = path_;
     }
-    env.deaths += 1;
-    if (env.first_death_ms == 0) env.first_death_ms = now;
-    env.last_death_ms = now;
-    env.not_before_ms = 0;
-    env.flags = permanent ? Envelope::kPermanent : 0;
-    if (env.enqueued_ms == 0) env.enqueued_ms = now;
+    env.record_death(reason, std::move(origin), permanent, now);
     // Opened for each dead letter and closed after it: if nobody else holds
     // the dead-letter queue, the close keeps the message in its state file.
     struct stat st;
